@@ -1,0 +1,8 @@
+//! Fakes of the services eks-operators talks to, shared by tests and `cargo xtask` (dev-only,
+//! never shipped). [`FakeEks`] is a stateful fake of the Amazon EKS API over real HTTP, so the
+//! real `aws-sdk-eks` client and boto3 can be pointed at it with an endpoint URL; see
+//! [`eks`] for the EKS behaviours it reproduces.
+
+pub mod eks;
+
+pub use eks::{FakeEks, FakeEksConfig, Fault, RecordedCall};

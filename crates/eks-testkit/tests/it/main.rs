@@ -1,0 +1,11 @@
+//! Drives the fake EKS API with the real `aws-sdk-eks` client (and, where the SDK cannot
+//! send what a test needs, with raw HTTP) to check that it behaves and looks like EKS.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod clusters;
+mod fargate;
+mod faults;
+mod nodegroups;
+mod support;
+mod wire;
