@@ -10,7 +10,6 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, ValueEnum};
-use eks_core::error::chain;
 use eks_core::output::{Envelope, ErrorBody};
 use eks_core::{AwsOptions, Error, Failure, InputError, Interrupt, Signal};
 use serde::Serialize;
@@ -276,7 +275,7 @@ where
     F: FnOnce(C, Interrupt) -> Fut,
     Fut: Future<Output = Result<T, Failure>>,
 {
-    let cli = match parse::<C>(defaults) {
+    let cli = match parse::<C>(defaults, std::env::args_os()) {
         Ok(cli) => cli,
         Err(code) => {
             if let Some(failure) = code.1 {
@@ -323,12 +322,16 @@ where
 
 type ParseFailure = (u8, Option<Box<Failure>>);
 
-fn parse<C: Cli>(defaults: &[(&'static str, &'static str)]) -> Result<C, ParseFailure> {
+/// Parse `args` with the binary's own defaults applied.
+fn parse<C: Cli>(
+    defaults: &[(&'static str, &'static str)],
+    args: impl IntoIterator<Item = impl Into<std::ffi::OsString> + Clone>,
+) -> Result<C, ParseFailure> {
     let mut command = C::command();
     for &(id, value) in defaults {
         command = command.mut_arg(id, move |a| a.default_value(value));
     }
-    let matches: ArgMatches = match command.try_get_matches() {
+    let matches: ArgMatches = match command.try_get_matches_from(args) {
         Ok(m) => m,
         Err(e) => return Err(clap_failure(e)),
     };
@@ -430,7 +433,7 @@ async fn listen_for_signals(sender: eks_core::InterruptSender, operation: &'stat
 /// The human message on stderr, then the JSON error line on stdout.
 fn emit_failure(operation: &'static str, failure: &Failure) {
     let mut stderr = std::io::stderr().lock();
-    let _ = writeln!(stderr, "error: {}", chain(&failure.error));
+    let _ = writeln!(stderr, "error: {}", failure.error.describe());
     for left in &failure.left_behind {
         let _ = writeln!(
             stderr,
@@ -452,4 +455,140 @@ fn print_line<T: Serialize>(value: &T) {
     };
     let mut stdout = std::io::stdout().lock();
     let _ = writeln!(stdout, "{line}").and_then(|_| stdout.flush());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parsed<C: Cli>(defaults: &[(&'static str, &'static str)], args: &[&str]) -> C {
+        match parse::<C>(defaults, args.iter().copied()) {
+            Ok(c) => c,
+            Err((code, failure)) => {
+                panic!("exit {code}: {:?}", failure.map(|f| f.error.to_string()))
+            }
+        }
+    }
+
+    const BASE: &[&str] = &[
+        "eks-create-cluster",
+        "--cluster-name",
+        "c",
+        "--cluster-role-arn",
+        "arn:aws:iam::123456789012:role/eks",
+        "--resources-vpc-config",
+        r#"{"subnetIds":["subnet-1","subnet-2"]}"#,
+    ];
+
+    #[test]
+    fn each_operation_has_airflows_waiter_defaults() {
+        let args: create_cluster::Args = parsed(create_cluster::DEFAULTS, BASE);
+        assert_eq!(
+            (
+                args.wait.waiter.waiter_delay.as_secs(),
+                args.wait.waiter.waiter_max_attempts
+            ),
+            (30, 40)
+        );
+        let fargate: fargate::CreateArgs = parsed(
+            fargate::CREATE_DEFAULTS,
+            &[
+                "eks-create-fargate-profile",
+                "--cluster-name",
+                "c",
+                "--fargate-profile-name",
+                "p",
+            ],
+        );
+        assert_eq!(
+            (
+                fargate.wait.waiter.waiter_delay.as_secs(),
+                fargate.wait.waiter.waiter_max_attempts
+            ),
+            (10, 60)
+        );
+        let ng: nodegroup::CreateArgs = parsed(
+            nodegroup::CREATE_DEFAULTS,
+            &["eks-create-nodegroup", "--cluster-name", "c"],
+        );
+        assert_eq!(ng.wait.waiter.waiter_max_attempts, 80);
+        let mut more = BASE.to_vec();
+        more.extend(["--waiter-delay", "0.5"]);
+        let args: create_cluster::Args = parsed(create_cluster::DEFAULTS, &more);
+        assert_eq!(args.wait.waiter.waiter_delay, Duration::from_millis(500));
+    }
+
+    #[test]
+    fn wait_flag_forms() {
+        for (extra, expected) in [
+            (vec![], false),
+            (vec!["--wait"], true),
+            (vec!["--wait-for-completion=false"], false),
+            (vec!["--wait=yes"], true),
+        ] {
+            let mut args = BASE.to_vec();
+            args.extend(extra.iter().copied());
+            let parsed: create_cluster::Args = parsed(create_cluster::DEFAULTS, &args);
+            assert_eq!(parsed.wait.wait_for_completion, expected, "{extra:?}");
+        }
+    }
+
+    #[test]
+    fn kwargs_and_flags_merge_into_one_request() {
+        let mut args = BASE.to_vec();
+        args.extend([
+            "--compute",
+            "fargate",
+            "--fargate-pod-execution-role-arn",
+            "arn:aws:iam::123456789012:role/pods",
+            "--create-cluster-kwargs",
+            r#"{"version":"1.30","tags":{"team":"data"},"logging":{"clusterLogging":[{"types":["api"],"enabled":true}]}}"#,
+        ]);
+        let plan = parsed::<create_cluster::Args>(create_cluster::DEFAULTS, &args)
+            .plan()
+            .expect("valid");
+        assert_eq!(plan.request.name.as_deref(), Some("c"));
+        assert_eq!(plan.request.version.as_deref(), Some("1.30"));
+        assert!(plan.request.logging.is_some());
+        let eks_core::eks::cluster::Compute::Fargate(profile) = plan.compute else {
+            panic!("expected Fargate compute");
+        };
+        assert_eq!(profile.fargate_profile_name.as_deref(), Some("profile"));
+        assert_eq!(
+            profile.selectors.as_ref().map(Vec::len),
+            Some(1),
+            "Airflow's default selector"
+        );
+    }
+
+    #[test]
+    fn string_maps() {
+        let m = parse_string_map("--labels", "a=1, b = two").expect("pairs");
+        assert_eq!(m.get("b").map(String::as_str), Some("two"));
+        let m = parse_string_map("--labels", r#"{"x":"y"}"#).expect("json");
+        assert_eq!(m.len(), 1);
+        assert!(parse_string_map("--labels", "=v").is_err());
+        assert!(parse_string_map("--labels", r#"{"x":1}"#).is_err());
+    }
+
+    #[test]
+    fn clap_errors_become_one_line_bad_input() {
+        let Err((code, Some(failure))) =
+            parse::<create_cluster::Args>(create_cluster::DEFAULTS, ["eks-create-cluster"])
+        else {
+            panic!("missing --cluster-name must fail");
+        };
+        assert_eq!(code, 2);
+        let message = failure.error.to_string();
+        assert!(
+            message.contains("--cluster-name") && !message.contains('\n'),
+            "{message}"
+        );
+        let Err((0, None)) = parse::<create_cluster::Args>(
+            create_cluster::DEFAULTS,
+            ["eks-create-cluster", "--help"],
+        ) else {
+            panic!("--help is not an error");
+        };
+    }
 }

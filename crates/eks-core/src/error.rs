@@ -153,6 +153,15 @@ impl Error {
         }
     }
 
+    /// The message for people: the cause chain on one line. An API error's message already
+    /// holds what its SDK cause says, so the chain is not repeated.
+    pub fn describe(&self) -> String {
+        match self {
+            Error::Api { .. } => self.to_string(),
+            _ => chain(self),
+        }
+    }
+
     /// The AWS error code (`ResourceNotFoundException`, ...) when the API said one.
     pub fn aws_code(&self) -> Option<&str> {
         match self {

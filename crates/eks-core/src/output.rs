@@ -8,7 +8,7 @@ use aws_smithy_types::DateTime;
 use aws_smithy_types::date_time::Format;
 use serde::Serialize;
 
-use crate::error::{Error, ErrorKind, Failure, Leftover, chain};
+use crate::error::{Error, ErrorKind, Failure, Leftover};
 
 /// Bumped when a field is removed or changes meaning; adding a field does not bump it.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -58,7 +58,7 @@ impl From<&Failure> for ErrorBody {
         ErrorBody {
             error: ErrorDetail {
                 kind: error.kind(),
-                message: chain(error),
+                message: error.describe(),
                 aws_error_code: error.aws_code().map(str::to_owned),
                 exit_code: error.kind().exit_code(error.signal()),
                 left_behind: failure.left_behind.clone(),
@@ -241,21 +241,29 @@ impl NodegroupInfo {
     }
 }
 
-pub(crate) fn nodegroup_issues(n: &Nodegroup) -> Vec<String> {
-    n.health()
-        .map(|h| {
-            h.issues()
-                .iter()
-                .map(|i| {
-                    format!(
-                        "{}: {}",
-                        i.code().map(|c| c.as_str()).unwrap_or("Unknown"),
-                        i.message().unwrap_or_default()
-                    )
-                })
-                .collect()
+/// EKS health issues as `code: message` lines: they explain a FAILED or DEGRADED state.
+pub(crate) fn issue_lines<'a>(
+    issues: impl IntoIterator<Item = (Option<&'a str>, Option<&'a str>)>,
+) -> Vec<String> {
+    issues
+        .into_iter()
+        .map(|(code, message)| {
+            format!(
+                "{}: {}",
+                code.unwrap_or("Unknown"),
+                message.unwrap_or_default()
+            )
         })
-        .unwrap_or_default()
+        .collect()
+}
+
+pub(crate) fn nodegroup_issues(n: &Nodegroup) -> Vec<String> {
+    let issues = n.health().map(|h| h.issues()).unwrap_or_default();
+    issue_lines(
+        issues
+            .iter()
+            .map(|i| (i.code().map(|c| c.as_str()), i.message())),
+    )
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -325,20 +333,12 @@ impl FargateProfileInfo {
 }
 
 pub(crate) fn fargate_issues(p: &FargateProfile) -> Vec<String> {
-    p.health()
-        .map(|h| {
-            h.issues()
-                .iter()
-                .map(|i| {
-                    format!(
-                        "{}: {}",
-                        i.code().map(|c| c.as_str()).unwrap_or("Unknown"),
-                        i.message().unwrap_or_default()
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default()
+    let issues = p.health().map(|h| h.issues()).unwrap_or_default();
+    issue_lines(
+        issues
+            .iter()
+            .map(|i| (i.code().map(|c| c.as_str()), i.message())),
+    )
 }
 
 /// `eks-create-cluster`.
@@ -414,4 +414,198 @@ pub struct WaitOutput {
 /// Seconds, rounded to milliseconds so the JSON stays readable.
 pub fn seconds(d: std::time::Duration) -> f64 {
     (d.as_secs_f64() * 1000.0).round() / 1000.0
+}
+
+/// The schema is a contract with DAGs and scripts: these snapshots fail when it changes by
+/// accident. Review a change with `cargo insta review` and bump SCHEMA_VERSION if a field
+/// is removed or changes meaning.
+#[cfg(test)]
+mod tests {
+    use aws_sdk_eks::types::{
+        CapacityTypes, Certificate, ClusterStatus, FargateProfileSelector, FargateProfileStatus,
+        Identity, NodegroupScalingConfig, NodegroupStatus, Oidc, VpcConfigResponse,
+    };
+
+    use super::*;
+    use crate::error::{InputError, Signal};
+
+    fn cluster() -> Cluster {
+        Cluster::builder()
+            .name("demo")
+            .arn("arn:aws:eks:us-east-1:123456789012:cluster/demo")
+            .created_at(DateTime::from_secs(1_764_806_400))
+            .version("1.31")
+            .endpoint("https://0123456789ABCDEF0123456789ABCDEF.gr7.us-east-1.eks.amazonaws.com")
+            .role_arn("arn:aws:iam::123456789012:role/eks-cluster")
+            .resources_vpc_config(
+                VpcConfigResponse::builder()
+                    .subnet_ids("subnet-0a1")
+                    .subnet_ids("subnet-0b2")
+                    .security_group_ids("sg-1")
+                    .cluster_security_group_id("sg-cluster")
+                    .vpc_id("vpc-1")
+                    .build(),
+            )
+            .identity(
+                Identity::builder()
+                    .oidc(
+                        Oidc::builder()
+                            .issuer("https://oidc.eks.us-east-1.amazonaws.com/id/0123")
+                            .build(),
+                    )
+                    .build(),
+            )
+            .status(ClusterStatus::Active)
+            .certificate_authority(Certificate::builder().data("LS0tLS1CRUdJTi...").build())
+            .platform_version("eks.12")
+            .tags("team", "data")
+            .build()
+    }
+
+    fn nodegroup() -> Nodegroup {
+        Nodegroup::builder()
+            .nodegroup_name("workers")
+            .nodegroup_arn("arn:aws:eks:us-east-1:123456789012:nodegroup/demo/workers/0a1b")
+            .cluster_name("demo")
+            .version("1.31")
+            .release_version("1.31.7-20250610")
+            .created_at(DateTime::from_secs(1_764_806_700))
+            .status(NodegroupStatus::Active)
+            .capacity_type(CapacityTypes::OnDemand)
+            .scaling_config(
+                NodegroupScalingConfig::builder()
+                    .min_size(1)
+                    .max_size(3)
+                    .desired_size(2)
+                    .build(),
+            )
+            .instance_types("m5.large")
+            .subnets("subnet-0a1")
+            .node_role("arn:aws:iam::123456789012:role/eks-nodes")
+            .labels("tier", "batch")
+            .tags("kubernetes.io/cluster/demo", "owned")
+            .build()
+    }
+
+    fn profile() -> FargateProfile {
+        FargateProfile::builder()
+            .fargate_profile_name("profile")
+            .fargate_profile_arn(
+                "arn:aws:eks:us-east-1:123456789012:fargateprofile/demo/profile/0c1d",
+            )
+            .cluster_name("demo")
+            .created_at(DateTime::from_secs(1_764_806_800))
+            .pod_execution_role_arn("arn:aws:iam::123456789012:role/pods")
+            .subnets("subnet-0a1")
+            .selectors(
+                FargateProfileSelector::builder()
+                    .namespace("default")
+                    .build(),
+            )
+            .status(FargateProfileStatus::Active)
+            .build()
+    }
+
+    #[test]
+    fn create_cluster_output() {
+        let out = Envelope::new(
+            "create-cluster",
+            CreateClusterOutput {
+                cluster: ClusterInfo::from(&cluster()),
+                reused: false,
+                nodegroup: Some(NodegroupInfo::from(&nodegroup())),
+                fargate_profile: None,
+                waited: true,
+                elapsed_seconds: 612.5,
+            },
+        );
+        insta::assert_json_snapshot!(out);
+    }
+
+    #[test]
+    fn create_fargate_profile_output() {
+        let out = Envelope::new(
+            "create-fargate-profile",
+            CreateFargateProfileOutput {
+                fargate_profile: FargateProfileInfo::from(&profile()),
+                reused: true,
+                waited: false,
+                elapsed_seconds: 0.4,
+            },
+        );
+        insta::assert_json_snapshot!(out);
+    }
+
+    #[test]
+    fn delete_outputs() {
+        insta::assert_json_snapshot!(Envelope::new(
+            "delete-cluster",
+            DeleteClusterOutput {
+                cluster_name: "demo".into(),
+                existed: true,
+                status: "NONEXISTENT".into(),
+                deleted_nodegroups: vec!["workers".into()],
+                deleted_fargate_profiles: vec!["profile".into()],
+                elapsed_seconds: 905.0,
+            }
+        ));
+        insta::assert_json_snapshot!(Envelope::new(
+            "delete-nodegroup",
+            DeleteChildOutput {
+                cluster_name: "demo".into(),
+                name: "workers".into(),
+                existed: false,
+                status: "NONEXISTENT".into(),
+                elapsed_seconds: 0.2,
+            }
+        ));
+    }
+
+    #[test]
+    fn wait_output() {
+        insta::assert_json_snapshot!(Envelope::new(
+            "wait",
+            WaitOutput {
+                resource: "nodegroup",
+                cluster_name: "demo".into(),
+                name: Some("workers".into()),
+                target_state: "ACTIVE".into(),
+                state: "ACTIVE".into(),
+                attempts: 7,
+                elapsed_seconds: 180.0,
+            }
+        ));
+    }
+
+    #[test]
+    fn error_outputs() {
+        let failure = Failure::from(Error::Timeout {
+            resource: "cluster/demo".into(),
+            target: "ACTIVE".into(),
+            last_state: "CREATING".into(),
+            attempts: 40,
+            elapsed: std::time::Duration::from_secs(1200),
+        })
+        .leaving(Leftover {
+            resource: "cluster/demo".into(),
+            status: "CREATING".into(),
+            note: "created by this run and kept".into(),
+        });
+        insta::assert_json_snapshot!(Envelope::new("create-cluster", ErrorBody::from(&failure)));
+        let bad = Failure::from(InputError::invalid("--cluster-name", "invalid name \"-x\""));
+        insta::assert_json_snapshot!(Envelope::new("create-cluster", ErrorBody::from(&bad)));
+        let api = Failure::from(Error::Api {
+            operation: "CreateCluster",
+            code: Some("ResourceInUseException".into()),
+            message: "Cluster already exists with name: demo".into(),
+            transient: false,
+            source: "service error".into(),
+        });
+        insta::assert_json_snapshot!(Envelope::new("create-cluster", ErrorBody::from(&api)));
+        let interrupted = Failure::from(Error::Interrupted {
+            signal: Signal::Sigterm,
+            during: "waiting".into(),
+        });
+        insta::assert_json_snapshot!(Envelope::new("wait", ErrorBody::from(&interrupted)));
+    }
 }

@@ -7,10 +7,10 @@ use aws_sdk_eks::Client;
 use aws_sdk_eks::types::{FargateProfile, FargateProfileStatus};
 
 use super::kwargs::CreateFargateProfileRequest;
-use super::nodegroup::Deleted;
 use super::{
-    IfExists, IfMissing, NONEXISTENT, WaitOptions, child_state, describe_fargate_profile,
-    fargate_resource, leaving, leftover, retry_while_in_use, wait_for_fargate_profile,
+    CreatedChild, Deleted, IfExists, IfMissing, NONEXISTENT, WaitOptions, child_state,
+    delete_then_wait, describe_fargate_profile, fargate_resource, retry_while_in_use,
+    settle_created, wait_for_fargate_profile,
 };
 use crate::error::{Error, Failure};
 use crate::interrupt::Interrupt;
@@ -87,44 +87,38 @@ pub async fn create_fargate_profile(
         .unwrap_or_else(|| child_state::CREATING.to_owned());
     tracing::info!("{resource}: {status}");
 
-    let mut waited = false;
-    if let Some(wait) = op.wait {
-        let fail_on = [
-            child_state::CREATE_FAILED,
-            child_state::DELETING,
-            child_state::DELETE_FAILED,
-            NONEXISTENT,
-        ];
-        match wait_for_fargate_profile(
-            client,
-            &cluster,
-            &name,
-            child_state::ACTIVE,
-            &fail_on,
-            wait,
-            interrupt,
-        )
-        .await
-        {
-            Ok(_) => waited = true,
-            Err(e @ Error::ResourceFailed { .. }) if op.cleanup_on_failure && !reused => {
-                return Err(cleanup(client, &cluster, &name, e, op.retry, interrupt).await);
-            }
-            Err(e) => {
-                let last = match &e {
-                    Error::Timeout { last_state, .. } => last_state.clone(),
-                    Error::ResourceFailed { state, .. } => state.clone(),
-                    _ => status.clone(),
-                };
-                let note = if reused {
-                    "existed before this run; left as it was"
-                } else {
-                    "created by this run and not deleted; delete it with eks-delete-fargate-profile if unwanted"
-                };
-                return Err(leaving(e, leftover(resource, &last, note)));
-            }
-        }
-    }
+    let fail_on = [
+        child_state::CREATE_FAILED,
+        child_state::DELETING,
+        child_state::DELETE_FAILED,
+        NONEXISTENT,
+    ];
+    let child = CreatedChild {
+        resource: &resource,
+        status: &status,
+        reused,
+        wait: op.wait,
+        cleanup_on_failure: op.cleanup_on_failure,
+        retry: op.retry,
+        delete_with: "eks-delete-fargate-profile",
+    };
+    let waited = settle_created(
+        child,
+        interrupt,
+        |wait| {
+            wait_for_fargate_profile(
+                client,
+                &cluster,
+                &name,
+                child_state::ACTIVE,
+                &fail_on,
+                wait,
+                interrupt,
+            )
+        },
+        || send_delete(client, &cluster, &name),
+    )
+    .await?;
     let fargate_profile = match describe_fargate_profile(client, &cluster, &name).await {
         Ok(Some(p)) => FargateProfileInfo::from(&p),
         _ => created
@@ -137,47 +131,6 @@ pub async fn create_fargate_profile(
         reused,
         waited,
     })
-}
-
-async fn cleanup(
-    client: &Client,
-    cluster: &str,
-    name: &str,
-    error: Error,
-    retry: WaitOptions,
-    interrupt: &Interrupt,
-) -> Failure {
-    let resource = fargate_resource(cluster, name);
-    tracing::warn!("{resource} failed to become ACTIVE ({error}); deleting it");
-    let deleted = retry_while_in_use(
-        "deleting the failed Fargate profile",
-        retry,
-        interrupt,
-        || async {
-            client
-                .delete_fargate_profile()
-                .cluster_name(cluster)
-                .fargate_profile_name(name)
-                .send()
-                .await
-                .map_err(|e| Error::from_sdk("DeleteFargateProfile", e))
-        },
-    )
-    .await;
-    let left = match deleted {
-        Ok(_) => leftover(
-            resource,
-            child_state::DELETING,
-            "failed; deletion requested by this run",
-        ),
-        Err(e) if e.is_not_found() => return error.into(),
-        Err(e) => leftover(
-            resource,
-            child_state::CREATE_FAILED,
-            format!("failed, and deleting it failed too ({e}); delete it by hand"),
-        ),
-    };
-    leaving(error, left)
 }
 
 fn check_reusable(
@@ -247,80 +200,46 @@ pub async fn delete_fargate_profile(
     interrupt: &Interrupt,
 ) -> Result<Deleted, Failure> {
     let (cluster, name) = (op.cluster_name.as_str(), op.fargate_profile_name.as_str());
-    let resource = fargate_resource(cluster, name);
-    interrupt.check("deleting the Fargate profile")?;
-    let sent = retry_while_in_use(
-        &format!("deleting {resource}"),
+    delete_then_wait(
+        &fargate_resource(cluster, name),
+        op.if_missing,
+        op.wait,
         op.retry,
         interrupt,
-        || async {
-            match client
-                .delete_fargate_profile()
-                .cluster_name(cluster)
-                .fargate_profile_name(name)
-                .send()
-                .await
-            {
-                Ok(_) => Ok(()),
-                Err(e) => {
-                    let e = Error::from_sdk("DeleteFargateProfile", e);
-                    if e.is_in_use()
-                        && describe_fargate_profile(client, cluster, name)
-                            .await?
-                            .and_then(|p| p.status().cloned())
-                            == Some(FargateProfileStatus::Deleting)
-                    {
-                        return Ok(());
-                    }
-                    Err(e)
-                }
-            }
+        || send_delete(client, cluster, name),
+        |wait| {
+            wait_for_fargate_profile(
+                client,
+                cluster,
+                name,
+                NONEXISTENT,
+                &[child_state::DELETE_FAILED],
+                wait,
+                interrupt,
+            )
         },
     )
-    .await;
-    match sent {
-        Ok(()) => {}
-        Err(e) if e.is_not_found() && op.if_missing == IfMissing::Ok => {
-            tracing::info!("{resource} does not exist; nothing to delete (--if-missing ok)");
-            return Ok(Deleted {
-                existed: false,
-                status: NONEXISTENT.to_owned(),
-            });
-        }
-        Err(e) => return Err(e.into()),
-    }
-    tracing::info!("{resource}: deletion requested");
-    let Some(wait) = op.wait else {
-        return Ok(Deleted {
-            existed: true,
-            status: child_state::DELETING.to_owned(),
-        });
-    };
-    match wait_for_fargate_profile(
-        client,
-        cluster,
-        name,
-        NONEXISTENT,
-        &[child_state::DELETE_FAILED],
-        wait,
-        interrupt,
-    )
     .await
+}
+
+/// DeleteFargateProfile; a profile already being deleted counts as sent.
+async fn send_delete(client: &Client, cluster: &str, name: &str) -> Result<(), Error> {
+    match client
+        .delete_fargate_profile()
+        .cluster_name(cluster)
+        .fargate_profile_name(name)
+        .send()
+        .await
     {
-        Ok(_) => Ok(Deleted {
-            existed: true,
-            status: NONEXISTENT.to_owned(),
-        }),
+        Ok(_) => Ok(()),
         Err(e) => {
-            let state = match &e {
-                Error::ResourceFailed { state, .. } => state.clone(),
-                Error::Timeout { last_state, .. } => last_state.clone(),
-                _ => child_state::DELETING.to_owned(),
-            };
-            Err(leaving(
-                e,
-                leftover(resource, &state, "deletion requested but not confirmed"),
-            ))
+            let e = Error::from_sdk("DeleteFargateProfile", e);
+            let deleting = e.is_in_use()
+                && describe_fargate_profile(client, cluster, name)
+                    .await?
+                    .and_then(|p| p.status().cloned())
+                    == Some(FargateProfileStatus::Deleting);
+            if deleting { Ok(()) } else { Err(e) }
         }
     }
 }

@@ -187,6 +187,20 @@ pub async fn list_fargate_profiles(client: &Client, cluster: &str) -> Result<Vec
     }
 }
 
+/// What a poll saw: the status when the resource exists, with its health issues as the reason.
+fn observed(found: Option<(String, Vec<String>)>) -> Observed {
+    match found {
+        None => Observed {
+            state: NONEXISTENT.into(),
+            reason: None,
+        },
+        Some((state, issues)) => Observed {
+            state,
+            reason: Some(issues.join("; ")).filter(|r| !r.is_empty()),
+        },
+    }
+}
+
 /// Poll a cluster until `target`.
 pub async fn wait_for_cluster(
     client: &Client,
@@ -203,34 +217,22 @@ pub async fn wait_for_cluster(
         fail_on,
     };
     wait::wait_for(&goal, options, interrupt, || async {
-        Ok(match describe_cluster(client, name).await? {
-            None => Observed {
-                state: NONEXISTENT.into(),
-                reason: None,
-            },
-            Some(c) => Observed {
-                state: c
-                    .status()
-                    .map(|s| s.as_str().to_owned())
-                    .unwrap_or_default(),
-                reason: c
-                    .health()
-                    .map(|h| {
-                        h.issues()
-                            .iter()
-                            .map(|i| {
-                                format!(
-                                    "{}: {}",
-                                    i.code().map(|c| c.as_str()).unwrap_or("Unknown"),
-                                    i.message().unwrap_or_default()
-                                )
-                            })
-                            .collect::<Vec<_>>()
-                            .join("; ")
-                    })
-                    .filter(|s| !s.is_empty()),
-            },
-        })
+        let found = describe_cluster(client, name).await?.map(|c| {
+            let issues = c.health().map(|h| h.issues()).unwrap_or_default();
+            let status = c
+                .status()
+                .map(|s| s.as_str().to_owned())
+                .unwrap_or_default();
+            (
+                status,
+                crate::output::issue_lines(
+                    issues
+                        .iter()
+                        .map(|i| (i.code().map(|c| c.as_str()), i.message())),
+                ),
+            )
+        });
+        Ok(observed(found))
     })
     .await
 }
@@ -252,20 +254,14 @@ pub async fn wait_for_nodegroup(
         fail_on,
     };
     wait::wait_for(&goal, options, interrupt, || async {
-        Ok(match describe_nodegroup(client, cluster, name).await? {
-            None => Observed {
-                state: NONEXISTENT.into(),
-                reason: None,
-            },
-            Some(n) => Observed {
-                state: n
-                    .status()
-                    .map(|s| s.as_str().to_owned())
-                    .unwrap_or_default(),
-                reason: Some(crate::output::nodegroup_issues(&n).join("; "))
-                    .filter(|s| !s.is_empty()),
-            },
-        })
+        let found = describe_nodegroup(client, cluster, name).await?.map(|n| {
+            let status = n
+                .status()
+                .map(|s| s.as_str().to_owned())
+                .unwrap_or_default();
+            (status, crate::output::nodegroup_issues(&n))
+        });
+        Ok(observed(found))
     })
     .await
 }
@@ -287,22 +283,16 @@ pub async fn wait_for_fargate_profile(
         fail_on,
     };
     wait::wait_for(&goal, options, interrupt, || async {
-        Ok(
-            match describe_fargate_profile(client, cluster, name).await? {
-                None => Observed {
-                    state: NONEXISTENT.into(),
-                    reason: None,
-                },
-                Some(p) => Observed {
-                    state: p
-                        .status()
-                        .map(|s| s.as_str().to_owned())
-                        .unwrap_or_default(),
-                    reason: Some(crate::output::fargate_issues(&p).join("; "))
-                        .filter(|s| !s.is_empty()),
-                },
-            },
-        )
+        let found = describe_fargate_profile(client, cluster, name)
+            .await?
+            .map(|p| {
+                let status = p
+                    .status()
+                    .map(|s| s.as_str().to_owned())
+                    .unwrap_or_default();
+                (status, crate::output::fargate_issues(&p))
+            });
+        Ok(observed(found))
     })
     .await
 }
@@ -353,4 +343,149 @@ pub(crate) fn leftover(resource: String, status: &str, note: impl Into<String>) 
 /// Attach a leftover to any error.
 pub(crate) fn leaving(e: impl Into<Failure>, left: Leftover) -> Failure {
     e.into().leaving(left)
+}
+
+/// The state an error last saw, for reporting what is left.
+fn last_state(error: &Error, fallback: &str) -> String {
+    match error {
+        Error::Timeout { last_state, .. } => last_state.clone(),
+        Error::ResourceFailed { state, .. } => state.clone(),
+        _ => fallback.to_owned(),
+    }
+}
+
+/// How a nodegroup or Fargate profile create ends: the parts that differ by kind.
+pub(crate) struct CreatedChild<'a> {
+    pub resource: &'a str,
+    /// Status the create call returned.
+    pub status: &'a str,
+    pub reused: bool,
+    pub wait: Option<WaitOptions>,
+    pub cleanup_on_failure: bool,
+    /// Interval and budget for the clean-up's retries.
+    pub retry: WaitOptions,
+    /// The binary that deletes this kind, for the note on what is left.
+    pub delete_with: &'a str,
+}
+
+/// After a create: wait for ACTIVE when asked; when the resource fails, delete what this run
+/// made; either way say what is left. Returns whether it waited.
+pub(crate) async fn settle_created<W, WFut, D, DFut>(
+    child: CreatedChild<'_>,
+    interrupt: &Interrupt,
+    wait_active: W,
+    delete: D,
+) -> Result<bool, Failure>
+where
+    W: FnOnce(WaitOptions) -> WFut,
+    WFut: std::future::Future<Output = Result<Waited, Error>>,
+    D: FnMut() -> DFut,
+    DFut: std::future::Future<Output = Result<(), Error>>,
+{
+    let Some(options) = child.wait else {
+        return Ok(false);
+    };
+    let resource = child.resource.to_owned();
+    match wait_active(options).await {
+        Ok(_) => Ok(true),
+        Err(error @ Error::ResourceFailed { .. }) if child.cleanup_on_failure && !child.reused => {
+            tracing::warn!("{resource} failed to become ACTIVE ({error}); deleting it");
+            let left = match retry_while_in_use(
+                &format!("deleting the failed {resource}"),
+                child.retry,
+                interrupt,
+                delete,
+            )
+            .await
+            {
+                Ok(()) => leftover(
+                    resource,
+                    child_state::DELETING,
+                    "failed; deletion requested by this run",
+                ),
+                Err(e) if e.is_not_found() => return Err(error.into()),
+                Err(e) => leftover(
+                    resource,
+                    child_state::CREATE_FAILED,
+                    format!("failed, and deleting it failed too ({e}); delete it by hand"),
+                ),
+            };
+            Err(leaving(error, left))
+        }
+        Err(error) => {
+            let note = if child.reused {
+                "existed before this run; left as it was".to_owned()
+            } else {
+                format!(
+                    "created by this run and not deleted; delete it with {} if unwanted",
+                    child.delete_with
+                )
+            };
+            let last = last_state(&error, child.status);
+            Err(leaving(error, leftover(resource, &last, note)))
+        }
+    }
+}
+
+/// The end of a delete.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deleted {
+    pub existed: bool,
+    /// `DELETING`, or `NONEXISTENT` when waited for.
+    pub status: String,
+}
+
+/// Send a delete (retrying while EKS says the resource is busy), then wait until it is gone
+/// when asked. `send` treats "already deleting" as sent.
+pub(crate) async fn delete_then_wait<S, SFut, W, WFut>(
+    resource: &str,
+    if_missing: IfMissing,
+    wait: Option<WaitOptions>,
+    retry: WaitOptions,
+    interrupt: &Interrupt,
+    send: S,
+    wait_gone: W,
+) -> Result<Deleted, Failure>
+where
+    S: FnMut() -> SFut,
+    SFut: std::future::Future<Output = Result<(), Error>>,
+    W: FnOnce(WaitOptions) -> WFut,
+    WFut: std::future::Future<Output = Result<Waited, Error>>,
+{
+    interrupt.check(&format!("deleting {resource}"))?;
+    match retry_while_in_use(&format!("deleting {resource}"), retry, interrupt, send).await {
+        Ok(()) => {}
+        Err(e) if e.is_not_found() && if_missing == IfMissing::Ok => {
+            tracing::info!("{resource} does not exist; nothing to delete (--if-missing ok)");
+            return Ok(Deleted {
+                existed: false,
+                status: NONEXISTENT.to_owned(),
+            });
+        }
+        Err(e) => return Err(e.into()),
+    }
+    tracing::info!("{resource}: deletion requested");
+    let Some(options) = wait else {
+        return Ok(Deleted {
+            existed: true,
+            status: child_state::DELETING.to_owned(),
+        });
+    };
+    match wait_gone(options).await {
+        Ok(_) => Ok(Deleted {
+            existed: true,
+            status: NONEXISTENT.to_owned(),
+        }),
+        Err(e) => {
+            let state = last_state(&e, child_state::DELETING);
+            Err(leaving(
+                e,
+                leftover(
+                    resource.to_owned(),
+                    &state,
+                    "deletion requested but not confirmed",
+                ),
+            ))
+        }
+    }
 }

@@ -3,12 +3,12 @@
 use std::collections::BTreeSet;
 
 use aws_sdk_eks::Client;
-use aws_sdk_eks::types::Nodegroup;
+use aws_sdk_eks::types::{Nodegroup, NodegroupStatus};
 
 use super::kwargs::CreateNodegroupRequest;
 use super::{
-    IfExists, IfMissing, NONEXISTENT, WaitOptions, child_state, describe_nodegroup, leaving,
-    leftover, nodegroup_resource, retry_while_in_use, wait_for_nodegroup,
+    CreatedChild, Deleted, IfExists, IfMissing, NONEXISTENT, WaitOptions, child_state,
+    delete_then_wait, describe_nodegroup, nodegroup_resource, settle_created, wait_for_nodegroup,
 };
 use crate::error::{Error, Failure};
 use crate::interrupt::Interrupt;
@@ -77,44 +77,38 @@ pub async fn create_nodegroup(
         .unwrap_or_else(|| child_state::CREATING.to_owned());
     tracing::info!("{resource}: {status}");
 
-    let mut waited = false;
-    if let Some(wait) = op.wait {
-        let fail_on = [
-            child_state::CREATE_FAILED,
-            child_state::DELETING,
-            child_state::DELETE_FAILED,
-            NONEXISTENT,
-        ];
-        match wait_for_nodegroup(
-            client,
-            &cluster,
-            &name,
-            child_state::ACTIVE,
-            &fail_on,
-            wait,
-            interrupt,
-        )
-        .await
-        {
-            Ok(_) => waited = true,
-            Err(e @ Error::ResourceFailed { .. }) if op.cleanup_on_failure && !reused => {
-                return Err(cleanup(client, &cluster, &name, e, wait, interrupt).await);
-            }
-            Err(e) => {
-                let last = match &e {
-                    Error::Timeout { last_state, .. } => last_state.clone(),
-                    Error::ResourceFailed { state, .. } => state.clone(),
-                    _ => status.clone(),
-                };
-                let note = if reused {
-                    "existed before this run; left as it was"
-                } else {
-                    "created by this run and not deleted; delete it with eks-delete-nodegroup if unwanted"
-                };
-                return Err(leaving(e, leftover(resource, &last, note)));
-            }
-        }
-    }
+    let fail_on = [
+        child_state::CREATE_FAILED,
+        child_state::DELETING,
+        child_state::DELETE_FAILED,
+        NONEXISTENT,
+    ];
+    let child = CreatedChild {
+        resource: &resource,
+        status: &status,
+        reused,
+        wait: op.wait,
+        cleanup_on_failure: op.cleanup_on_failure,
+        retry: op.wait.unwrap_or(CLEANUP_RETRY),
+        delete_with: "eks-delete-nodegroup",
+    };
+    let waited = settle_created(
+        child,
+        interrupt,
+        |wait| {
+            wait_for_nodegroup(
+                client,
+                &cluster,
+                &name,
+                child_state::ACTIVE,
+                &fail_on,
+                wait,
+                interrupt,
+            )
+        },
+        || send_delete(client, &cluster, &name),
+    )
+    .await?;
     // Describe again for the final state; the create response is the fallback.
     let nodegroup = match describe_nodegroup(client, &cluster, &name).await {
         Ok(Some(n)) => NodegroupInfo::from(&n),
@@ -128,48 +122,6 @@ pub async fn create_nodegroup(
         reused,
         waited,
     })
-}
-
-/// A nodegroup that failed: request its deletion and say so.
-async fn cleanup(
-    client: &Client,
-    cluster: &str,
-    name: &str,
-    error: Error,
-    retry: WaitOptions,
-    interrupt: &Interrupt,
-) -> Failure {
-    let resource = nodegroup_resource(cluster, name);
-    tracing::warn!("{resource} failed to become ACTIVE ({error}); deleting it");
-    let deleted = retry_while_in_use(
-        "deleting the failed nodegroup",
-        retry,
-        interrupt,
-        || async {
-            client
-                .delete_nodegroup()
-                .cluster_name(cluster)
-                .nodegroup_name(name)
-                .send()
-                .await
-                .map_err(|e| Error::from_sdk("DeleteNodegroup", e))
-        },
-    )
-    .await;
-    let left = match deleted {
-        Ok(_) => leftover(
-            resource,
-            child_state::DELETING,
-            "failed; deletion requested by this run",
-        ),
-        Err(e) if e.is_not_found() => return error.into(),
-        Err(e) => leftover(
-            resource,
-            child_state::CREATE_FAILED,
-            format!("failed, and deleting it failed too ({e}); delete it by hand"),
-        ),
-    };
-    leaving(error, left)
 }
 
 /// `--if-exists reuse`: the existing nodegroup must be what was asked for.
@@ -233,95 +185,58 @@ pub struct DeleteNodegroup {
     pub retry: WaitOptions,
 }
 
-/// The end of a delete.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Deleted {
-    pub existed: bool,
-    /// `DELETING`, or `NONEXISTENT` when waited for.
-    pub status: String,
-}
-
 pub async fn delete_nodegroup(
     client: &Client,
     op: &DeleteNodegroup,
     interrupt: &Interrupt,
 ) -> Result<Deleted, Failure> {
     let (cluster, name) = (op.cluster_name.as_str(), op.nodegroup_name.as_str());
-    let resource = nodegroup_resource(cluster, name);
-    interrupt.check("deleting the nodegroup")?;
-    let sent = retry_while_in_use(
-        &format!("deleting {resource}"),
+    delete_then_wait(
+        &nodegroup_resource(cluster, name),
+        op.if_missing,
+        op.wait,
         op.retry,
         interrupt,
-        || async {
-            match client
-                .delete_nodegroup()
-                .cluster_name(cluster)
-                .nodegroup_name(name)
-                .send()
-                .await
-            {
-                Ok(_) => Ok(true),
-                Err(e) => {
-                    let e = Error::from_sdk("DeleteNodegroup", e);
-                    // Already being deleted: nothing to retry, go on to the wait.
-                    if e.is_in_use()
-                        && describe_nodegroup(client, cluster, name)
-                            .await?
-                            .and_then(|n| n.status().cloned())
-                            == Some(aws_sdk_eks::types::NodegroupStatus::Deleting)
-                    {
-                        return Ok(true);
-                    }
-                    Err(e)
-                }
-            }
+        || send_delete(client, cluster, name),
+        |wait| {
+            wait_for_nodegroup(
+                client,
+                cluster,
+                name,
+                NONEXISTENT,
+                &[child_state::DELETE_FAILED],
+                wait,
+                interrupt,
+            )
         },
     )
-    .await;
-    match sent {
-        Ok(_) => {}
-        Err(e) if e.is_not_found() && op.if_missing == IfMissing::Ok => {
-            tracing::info!("{resource} does not exist; nothing to delete (--if-missing ok)");
-            return Ok(Deleted {
-                existed: false,
-                status: NONEXISTENT.to_owned(),
-            });
-        }
-        Err(e) => return Err(e.into()),
-    }
-    tracing::info!("{resource}: deletion requested");
-    let Some(wait) = op.wait else {
-        return Ok(Deleted {
-            existed: true,
-            status: child_state::DELETING.to_owned(),
-        });
-    };
-    match wait_for_nodegroup(
-        client,
-        cluster,
-        name,
-        NONEXISTENT,
-        &[child_state::DELETE_FAILED],
-        wait,
-        interrupt,
-    )
     .await
+}
+
+/// DeleteNodegroup; a nodegroup already being deleted counts as sent.
+async fn send_delete(client: &Client, cluster: &str, name: &str) -> Result<(), Error> {
+    match client
+        .delete_nodegroup()
+        .cluster_name(cluster)
+        .nodegroup_name(name)
+        .send()
+        .await
     {
-        Ok(_) => Ok(Deleted {
-            existed: true,
-            status: NONEXISTENT.to_owned(),
-        }),
+        Ok(_) => Ok(()),
         Err(e) => {
-            let state = match &e {
-                Error::ResourceFailed { state, .. } => state.clone(),
-                Error::Timeout { last_state, .. } => last_state.clone(),
-                _ => child_state::DELETING.to_owned(),
-            };
-            Err(leaving(
-                e,
-                leftover(resource, &state, "deletion requested but not confirmed"),
-            ))
+            let e = Error::from_sdk("DeleteNodegroup", e);
+            let deleting = e.is_in_use()
+                && describe_nodegroup(client, cluster, name)
+                    .await?
+                    .and_then(|n| n.status().cloned())
+                    == Some(NodegroupStatus::Deleting);
+            if deleting { Ok(()) } else { Err(e) }
         }
     }
 }
+
+/// Retries of a clean-up when the user asked for no wait: a minute, every 5 s.
+const CLEANUP_RETRY: WaitOptions = WaitOptions {
+    delay: std::time::Duration::from_secs(5),
+    max_attempts: 12,
+};
