@@ -68,13 +68,8 @@ where
         let polled_at = Instant::now();
         match interrupt.run(describe(), &during).await? {
             Ok(observed) => {
+                // One line per poll: resource, state, attempt n/N, elapsed.
                 tracing::info!(
-                    resource = goal.resource,
-                    state = %observed.state,
-                    target = goal.target,
-                    attempt,
-                    max_attempts = options.max_attempts,
-                    elapsed_s = start.elapsed().as_secs(),
                     "{} is {} (poll {attempt}/{}, {}s elapsed)",
                     goal.resource,
                     observed.state,
@@ -99,8 +94,6 @@ where
             }
             Err(e) if e.is_transient() => {
                 tracing::warn!(
-                    resource = goal.resource,
-                    attempt,
                     "poll {attempt}/{} of {} failed, will poll again: {e}",
                     options.max_attempts,
                     goal.resource
