@@ -107,7 +107,7 @@ fn with<'a>(base: &[&'a str], more: &[&'a str]) -> Vec<&'a str> {
     base.iter().chain(more).copied().collect()
 }
 
-fn ensure(cond: bool, what: impl FnOnce() -> String) -> Result<(), String> {
+pub fn ensure(cond: bool, what: impl FnOnce() -> String) -> Result<(), String> {
     if cond { Ok(()) } else { Err(what()) }
 }
 
@@ -191,6 +191,7 @@ pub fn scenarios() -> Vec<Scenario> {
         ("--log-format json writes JSON logs to stderr", json_logs),
         ("no secret in -vv output", no_secrets_verbose),
     ];
+    all.extend(crate::auth::scenarios());
     all.extend(crate::bad_input::scenarios());
     all
 }

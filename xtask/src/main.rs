@@ -10,6 +10,7 @@
 // xtask talks to a person on a terminal.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+mod auth;
 mod bad_input;
 mod demo;
 mod e2e;

@@ -44,7 +44,8 @@ pub fn env_for(endpoint: &str, home: &Path) -> Vec<(String, String)> {
         ("AWS_MAX_ATTEMPTS".into(), "6".into()),
     ];
     if !endpoint.is_empty() {
-        env.push(("AWS_ENDPOINT_URL".into(), endpoint.into()));
+        // EKS only: STS stays regional, so tokens are signed for the host EKS expects.
+        env.push(("AWS_ENDPOINT_URL_EKS".into(), endpoint.into()));
     }
     env
 }

@@ -17,7 +17,9 @@ use serde::Serialize;
 pub mod create_cluster;
 pub mod delete_cluster;
 pub mod fargate;
+pub mod kubeconfig;
 pub mod nodegroup;
+pub mod token;
 pub mod wait;
 
 /// How to reach AWS; every flag is also an environment variable for container users.
@@ -53,6 +55,11 @@ impl AwsArgs {
             external_id: self.external_id.clone(),
             endpoint_url: self.endpoint_url.clone(),
         }
+    }
+
+    /// Validate and load the configuration. No API call is made.
+    pub async fn sdk_config(&self) -> Result<eks_core::aws_config::SdkConfig, Error> {
+        self.options().load().await
     }
 
     /// Validate, load the configuration and build an EKS client. No API call is made.
@@ -275,6 +282,24 @@ where
     F: FnOnce(C, Interrupt) -> Fut,
     Fut: Future<Output = Result<T, Failure>>,
 {
+    run_line::<C, _, _>(operation, defaults, |cli, interrupt| async move {
+        let value = body(cli, interrupt).await?;
+        Ok(render(&Envelope::new(operation, value)))
+    })
+}
+
+/// As [`run`], for a binary whose success line is its own (kubectl's ExecCredential, a bare
+/// token): `body` returns the line to print.
+pub fn run_line<C, F, Fut>(
+    operation: &'static str,
+    defaults: &[(&'static str, &'static str)],
+    body: F,
+) -> ExitCode
+where
+    C: Cli,
+    F: FnOnce(C, Interrupt) -> Fut,
+    Fut: Future<Output = Result<String, Failure>>,
+{
     let cli = match parse::<C>(defaults, std::env::args_os()) {
         Ok(cli) => cli,
         Err(code) => {
@@ -308,8 +333,8 @@ where
     runtime.shutdown_timeout(Duration::from_millis(100));
 
     match result {
-        Ok(value) => {
-            print_line(&Envelope::new(operation, value));
+        Ok(line) => {
+            print_raw(&line);
             ExitCode::SUCCESS
         }
         Err(failure) => {
@@ -387,7 +412,7 @@ fn init_logging(log: &LogArgs) {
     let filter = tracing_subscriber::EnvFilter::new(format!(
         "warn,eks_core={ours},eks_cli={ours},eks_create_cluster={ours},eks_delete_cluster={ours},\
          eks_create_nodegroup={ours},eks_delete_nodegroup={ours},eks_create_fargate_profile={ours},\
-         eks_delete_fargate_profile={ours},eks_wait={ours},aws_config={aws},aws_smithy_runtime={aws},\
+         eks_delete_fargate_profile={ours},eks_wait={ours},eks_token={ours},eks_kubeconfig={ours},aws_config={aws},aws_smithy_runtime={aws},\
          aws_sdk_eks={aws},aws_sdk_sts={aws}"
     ));
     let builder = tracing_subscriber::fmt()
@@ -445,14 +470,20 @@ fn emit_failure(operation: &'static str, failure: &Failure) {
     print_line(&Envelope::new(operation, ErrorBody::from(failure)));
 }
 
-/// One JSON line on stdout. A closed pipe is not an error: the reader has gone.
+/// A value as one JSON line.
+pub fn render<T: Serialize>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_else(|e| {
+        format!(r#"{{"error":{{"kind":"internal","message":"cannot serialise the result: {e}"}}}}"#)
+    })
+}
+
+/// One JSON line on stdout.
 fn print_line<T: Serialize>(value: &T) {
-    let line = match serde_json::to_string(value) {
-        Ok(line) => line,
-        Err(e) => format!(
-            r#"{{"error":{{"kind":"internal","message":"cannot serialise the result: {e}"}}}}"#
-        ),
-    };
+    print_raw(&render(value));
+}
+
+/// One line on stdout. A closed pipe is not an error: the reader has gone.
+fn print_raw(line: &str) {
     let mut stdout = std::io::stdout().lock();
     let _ = writeln!(stdout, "{line}").and_then(|_| stdout.flush());
 }

@@ -6,12 +6,15 @@ pub mod config;
 pub mod eks;
 pub mod error;
 pub mod interrupt;
+pub mod kube;
+pub mod kubeconfig;
 pub mod output;
+pub mod token;
 pub mod validate;
 
 pub use config::AwsOptions;
 pub use error::{Error, ErrorKind, Failure, InputError, Leftover, Signal};
 pub use interrupt::{Interrupt, InterruptSender};
 
-/// The SDK, re-exported so binaries and tests use the same version.
-pub use aws_sdk_eks;
+/// The SDKs, re-exported so binaries and tests use the same versions.
+pub use {aws_config, aws_sdk_eks};

@@ -3,6 +3,9 @@
 //! real `aws-sdk-eks` client and boto3 can be pointed at it with an endpoint URL; see
 //! [`eks`] for the EKS behaviours it reproduces.
 
+pub mod authenticator;
 pub mod eks;
+pub mod kube;
 
 pub use eks::{FakeEks, FakeEksConfig, Fault, RecordedCall};
+pub use kube::{FakeKube, KubeCall, StaticTokens, TokenVerifier};

@@ -3,4 +3,5 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod fake_eks;
+mod kube_client;
 mod mocked;

@@ -3,9 +3,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod authenticator;
 mod clusters;
 mod fargate;
 mod faults;
+mod kube;
 mod nodegroups;
 mod support;
 mod wire;
