@@ -10,9 +10,9 @@
 //!   `certificateAuthority.data`, so a client that does not trust it fails the handshake;
 //! - bearer-token authentication on every request, checked by a pluggable [`TokenVerifier`]
 //!   (the EKS token checker [`Authenticator`](crate::authenticator::Authenticator), or
-//!   [`StaticTokens`]); a missing or rejected token, or one the test
-//!   told the fake to reject with [`FakeKube::reject_next`] (an expired token, to the client),
-//!   gets a 401 `Status` with reason `Unauthorized`;
+//!   [`StaticTokens`]); a missing or rejected token, or one the test told the fake to reject
+//!   with [`FakeKube::reject_next`] (an expired token, to the client), gets a 401 `Status`
+//!   with reason `Unauthorized`;
 //! - discovery as kubectl and kube-rs walk it: `/version`, `/api`, `/apis`, `/api/v1`;
 //! - namespaces (`default`, `kube-system`, `kube-public`, `kube-node-lease` exist) and pods the
 //!   test seeds, listed with `labelSelector` (`a=b`, `a==b`, `a!=b`, `a`, `!a`), `limit` and

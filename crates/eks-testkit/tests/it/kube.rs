@@ -106,6 +106,11 @@ async fn send(
     }
 }
 
+/// One GET with the good token on a fresh connection that trusts the fake's CA.
+async fn get_authorized(fake: &FakeKube, path: &str) -> Reply {
+    get(fake, path, Some(GOOD_TOKEN)).await
+}
+
 /// One GET on a fresh connection that trusts the fake's CA.
 async fn get(fake: &FakeKube, path: &str, token: Option<&str>) -> Reply {
     get_accepting(fake, path, token, "application/json").await
@@ -248,9 +253,9 @@ async fn request_with_a_bad_token_is_401_with_the_verifiers_reason() {
 async fn a_revoked_token_is_rejected_as_expired_and_a_new_one_accepted() {
     let verifier = tokens();
     let fake = FakeKube::start(verifier.clone()).await.unwrap();
-    assert_eq!(get(&fake, "/version", Some(GOOD_TOKEN)).await.status, 200);
+    assert_eq!(get_authorized(&fake, "/version").await.status, 200);
     verifier.revoke(GOOD_TOKEN);
-    let reply = get(&fake, "/version", Some(GOOD_TOKEN)).await;
+    let reply = get_authorized(&fake, "/version").await;
     assert_status(&reply, 401, "Unauthorized");
     assert_eq!(reply.body["message"], "Unauthorized: token has expired");
     verifier.allow("k8s-aws-v1.fresh", USER);
@@ -312,7 +317,7 @@ async fn eks_tokens_are_checked_by_the_fake_authenticator() {
 #[tokio::test]
 async fn good_token_gets_version_info() {
     let fake = start().await;
-    let reply = get(&fake, "/version", Some(GOOD_TOKEN)).await;
+    let reply = get_authorized(&fake, "/version").await;
     assert_eq!(reply.status, 200);
     assert_eq!(reply.content_type.as_deref(), Some("application/json"));
     assert_eq!(reply.body["major"], "1");
@@ -365,16 +370,16 @@ async fn reject_next_is_not_used_up_by_requests_that_fail_authentication_anyway(
     let fake = start().await;
     fake.reject_next(2);
     assert_eq!(get(&fake, "/version", None).await.status, 401);
-    assert_eq!(get(&fake, "/version", Some(GOOD_TOKEN)).await.status, 401);
-    assert_eq!(get(&fake, "/version", Some(GOOD_TOKEN)).await.status, 401);
-    assert_eq!(get(&fake, "/version", Some(GOOD_TOKEN)).await.status, 200);
+    assert_eq!(get_authorized(&fake, "/version").await.status, 401);
+    assert_eq!(get_authorized(&fake, "/version").await.status, 401);
+    assert_eq!(get_authorized(&fake, "/version").await.status, 200);
     assert_eq!(fake.unauthorized_count(), 3);
 }
 
 #[tokio::test]
 async fn discovery_documents_name_the_core_resources() {
     let fake = start().await;
-    let api = get(&fake, "/api", Some(GOOD_TOKEN)).await;
+    let api = get_authorized(&fake, "/api").await;
     assert_eq!(api.body["kind"], "APIVersions");
     assert_eq!(api.body["versions"], json!(["v1"]));
     assert_eq!(
@@ -382,11 +387,11 @@ async fn discovery_documents_name_the_core_resources() {
         address(&fake)
     );
 
-    let apis = get(&fake, "/apis", Some(GOOD_TOKEN)).await;
+    let apis = get_authorized(&fake, "/apis").await;
     assert_eq!(apis.body["kind"], "APIGroupList");
     assert!(apis.body["groups"].is_array());
 
-    let v1 = get(&fake, "/api/v1", Some(GOOD_TOKEN)).await;
+    let v1 = get_authorized(&fake, "/api/v1").await;
     assert_eq!(v1.body["kind"], "APIResourceList");
     assert_eq!(v1.body["groupVersion"], "v1");
     let resources: Vec<(&str, &str, bool)> = v1.body["resources"]
@@ -418,7 +423,7 @@ async fn discovery_documents_name_the_core_resources() {
 async fn namespaces_start_as_on_eks_and_can_be_added() {
     let fake = start().await;
     fake.seed_namespace("airflow");
-    let list = get(&fake, "/api/v1/namespaces", Some(GOOD_TOKEN)).await;
+    let list = get_authorized(&fake, "/api/v1/namespaces").await;
     assert_eq!(list.body["kind"], "NamespaceList");
     assert_eq!(
         names(&list.body),
@@ -430,12 +435,12 @@ async fn namespaces_start_as_on_eks_and_can_be_added() {
             "kube-system"
         ]
     );
-    let default = get(&fake, "/api/v1/namespaces/default", Some(GOOD_TOKEN)).await;
+    let default = get_authorized(&fake, "/api/v1/namespaces/default").await;
     assert_eq!(default.status, 200);
     assert_eq!(default.body["kind"], "Namespace");
     assert_eq!(default.body["status"]["phase"], "Active");
 
-    let missing = get(&fake, "/api/v1/namespaces/nope", Some(GOOD_TOKEN)).await;
+    let missing = get_authorized(&fake, "/api/v1/namespaces/nope").await;
     assert_status(&missing, 404, "NotFound");
     assert_eq!(missing.body["message"], "namespaces \"nope\" not found");
 }
@@ -450,7 +455,7 @@ fn pod(name: &str, labels: Value) -> Value {
 #[tokio::test]
 async fn pod_list_is_empty_until_seeded_and_honours_label_selectors() {
     let fake = start().await;
-    let empty = get(&fake, "/api/v1/namespaces/default/pods", Some(GOOD_TOKEN)).await;
+    let empty = get_authorized(&fake, "/api/v1/namespaces/default/pods").await;
     assert_eq!(empty.status, 200);
     assert_eq!(empty.body["kind"], "PodList");
     assert_eq!(empty.body["items"], json!([]));
@@ -466,38 +471,30 @@ async fn pod_list_is_empty_until_seeded_and_honours_label_selectors() {
     fake.seed_pod("default", pod("web", json!({"app": "web"})));
     fake.seed_pod("airflow", pod("run-3", json!({"dag_id": "etl"})));
 
-    let all = get(&fake, "/api/v1/namespaces/default/pods", Some(GOOD_TOKEN)).await;
+    let all = get_authorized(&fake, "/api/v1/namespaces/default/pods").await;
     assert_eq!(names(&all.body), ["run-1", "run-2", "web"]);
 
     // As kubectl and kube-rs send it: `=` and `,` percent-encoded.
-    let etl = get(
+    let etl = get_authorized(
         &fake,
         "/api/v1/namespaces/default/pods?labelSelector=dag_id%3Detl",
-        Some(GOOD_TOKEN),
     )
     .await;
     assert_eq!(names(&etl.body), ["run-1", "run-2"]);
 
-    let load = get(
+    let load = get_authorized(
         &fake,
         "/api/v1/namespaces/default/pods?labelSelector=dag_id%3Detl%2Ctask_id%3Dload",
-        Some(GOOD_TOKEN),
     )
     .await;
     assert_eq!(names(&load.body), ["run-2"]);
 
-    let everywhere = get(
-        &fake,
-        "/api/v1/pods?labelSelector=dag_id=etl",
-        Some(GOOD_TOKEN),
-    )
-    .await;
+    let everywhere = get_authorized(&fake, "/api/v1/pods?labelSelector=dag_id=etl").await;
     assert_eq!(names(&everywhere.body), ["run-3", "run-1", "run-2"]);
 
-    let set_based = get(
+    let set_based = get_authorized(
         &fake,
         "/api/v1/namespaces/default/pods?labelSelector=dag_id%20in%20(etl)",
-        Some(GOOD_TOKEN),
     )
     .await;
     assert_status(&set_based, 400, "BadRequest");
@@ -508,12 +505,7 @@ async fn seeded_pod_reads_back_with_server_fields_and_missing_pod_is_404() {
     let fake = start().await;
     fake.seed_pod("default", pod("run-1", json!({"dag_id": "etl"})));
 
-    let found = get(
-        &fake,
-        "/api/v1/namespaces/default/pods/run-1",
-        Some(GOOD_TOKEN),
-    )
-    .await;
+    let found = get_authorized(&fake, "/api/v1/namespaces/default/pods/run-1").await;
     assert_eq!(found.status, 200);
     assert_eq!(found.body["kind"], "Pod");
     assert_eq!(found.body["apiVersion"], "v1");
@@ -522,12 +514,7 @@ async fn seeded_pod_reads_back_with_server_fields_and_missing_pod_is_404() {
     assert!(found.body["metadata"]["uid"].is_string());
     assert!(found.body["metadata"]["creationTimestamp"].is_string());
 
-    let missing = get(
-        &fake,
-        "/api/v1/namespaces/default/pods/run-9",
-        Some(GOOD_TOKEN),
-    )
-    .await;
+    let missing = get_authorized(&fake, "/api/v1/namespaces/default/pods/run-9").await;
     assert_status(&missing, 404, "NotFound");
     assert_eq!(missing.body["message"], "pods \"run-9\" not found");
     assert_eq!(
@@ -535,12 +522,7 @@ async fn seeded_pod_reads_back_with_server_fields_and_missing_pod_is_404() {
         json!({"name": "run-9", "kind": "pods"})
     );
     // In another namespace the same name is another pod.
-    let elsewhere = get(
-        &fake,
-        "/api/v1/namespaces/airflow/pods/run-1",
-        Some(GOOD_TOKEN),
-    )
-    .await;
+    let elsewhere = get_authorized(&fake, "/api/v1/namespaces/airflow/pods/run-1").await;
     assert_status(&elsewhere, 404, "NotFound");
 }
 
@@ -548,7 +530,7 @@ async fn seeded_pod_reads_back_with_server_fields_and_missing_pod_is_404() {
 async fn unknown_paths_and_methods_are_status_errors() {
     let fake = start().await;
     for path in ["/openapi/v2", "/apis/apps/v1", "/api/v1/nodes"] {
-        let reply = get(&fake, path, Some(GOOD_TOKEN)).await;
+        let reply = get_authorized(&fake, path).await;
         assert_status(&reply, 404, "NotFound");
         assert_eq!(
             reply.body["message"],
@@ -615,13 +597,8 @@ async fn kubectl_gets_a_table_of_pods() {
 async fn every_request_is_recorded_in_order() {
     let fake = start().await;
     get(&fake, "/version", None).await;
-    get(
-        &fake,
-        "/api/v1/namespaces/default/pods?labelSelector=a%3Db",
-        Some(GOOD_TOKEN),
-    )
-    .await;
-    get(&fake, "/nope", Some(GOOD_TOKEN)).await;
+    get_authorized(&fake, "/api/v1/namespaces/default/pods?labelSelector=a%3Db").await;
+    get_authorized(&fake, "/nope").await;
 
     let calls = fake.requests();
     let summary: Vec<(&str, String, bool, Option<&str>, u16)> = calls
@@ -661,7 +638,7 @@ async fn start_on_serves_on_the_given_listener() {
     let port = listener.local_addr().unwrap().port();
     let fake = FakeKube::start_on(listener, tokens()).await.unwrap();
     assert_eq!(fake.endpoint(), format!("https://127.0.0.1:{port}"));
-    assert_eq!(get(&fake, "/version", Some(GOOD_TOKEN)).await.status, 200);
+    assert_eq!(get_authorized(&fake, "/version").await.status, 200);
 }
 
 #[tokio::test]
