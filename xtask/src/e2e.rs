@@ -147,6 +147,10 @@ pub fn scenarios() -> Vec<Scenario> {
             "create cluster: --if-exists fail / reuse / mismatch",
             create_cluster_if_exists,
         ),
+        (
+            "--role-arn assumes the role through STS before calling EKS",
+            assume_role,
+        ),
         ("throttling storm recovered by retries", throttling_storm),
         (
             "5xx burst during a wait costs polls, not the task",
@@ -520,6 +524,67 @@ fn create_cluster_if_exists(ctx: &Ctx) -> Result<(), String> {
     ensure(count(&fake, "DeleteCluster") == 0, || {
         "a reused cluster must never be deleted".into()
     })
+}
+
+fn assume_role(ctx: &Ctx) -> Result<(), String> {
+    let fake = ctx.fake(fast());
+    let sts = ctx.rt.block_on(eks_testkit::FakeSts::start());
+    let role = "arn:aws:iam::123456789012:role/airflow-eks";
+    let out = ctx.run_env(
+        &fake,
+        "eks-create-cluster",
+        &[
+            "--cluster-name",
+            "assumed",
+            "--cluster-role-arn",
+            ROLE,
+            "--resources-vpc-config",
+            VPC,
+            "--compute",
+            "none",
+            "--role-arn",
+            role,
+            "--role-session-name",
+            "airflow-task",
+            "--external-id",
+            "ext-123",
+        ],
+        &[("AWS_ENDPOINT_URL_STS", &sts.uri())],
+    )?;
+    out.expect(0)?;
+    let calls = sts.calls();
+    ensure(calls.len() == 1, || {
+        format!("expected one AssumeRole call, saw {calls:?}")
+    })?;
+    let call = &calls[0];
+    ensure(
+        call.role_arn.as_deref() == Some(role)
+            && call.role_session_name.as_deref() == Some("airflow-task"),
+        || format!("{call:?}"),
+    )?;
+    ensure(call.external_id.as_deref() == Some("ext-123"), || {
+        format!("external id not sent: {call:?}")
+    })?;
+    ensure(
+        call.signed_by.as_deref() == Some(proc::ACCESS_KEY_ID),
+        || format!("AssumeRole not signed by the base credentials: {call:?}"),
+    )?;
+    let eks_calls = fake.requests();
+    ensure(
+        !eks_calls.is_empty()
+            && eks_calls.iter().all(|r| {
+                r.access_key_id.as_deref() == Some(eks_testkit::sts::ASSUMED_ACCESS_KEY_ID)
+            }),
+        || {
+            format!(
+                "EKS calls not signed by the assumed role: {:?}",
+                eks_calls
+                    .iter()
+                    .map(|r| &r.access_key_id)
+                    .collect::<Vec<_>>()
+            )
+        },
+    )
 }
 
 fn throttling_storm(ctx: &Ctx) -> Result<(), String> {

@@ -326,6 +326,52 @@ pub async fn client_for_cluster(
 mod tests {
     use super::*;
 
+    fn counting_maker(lifetime: Duration) -> (MakeToken, Arc<std::sync::atomic::AtomicUsize>) {
+        let made = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = made.clone();
+        let make: MakeToken = Arc::new(move || {
+            let n = counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Box::pin(async move {
+                let now = SystemTime::now();
+                Ok(EksToken::from_parts(
+                    format!("k8s-aws-v1.{n}"),
+                    now,
+                    now + lifetime,
+                ))
+            })
+        });
+        (make, made)
+    }
+
+    #[tokio::test]
+    async fn a_token_is_reused_until_it_nears_expiry() {
+        let (make, made) = counting_maker(Duration::from_secs(14 * 60));
+        let tokens = TokenProvider::new(make);
+        let first = tokens.current().await.expect("token");
+        assert_eq!(tokens.current().await.expect("token"), first);
+        assert_eq!(made.load(std::sync::atomic::Ordering::SeqCst), 1);
+        // Refused: a new one, once, however many requests saw the refusal.
+        let second = tokens.replace(&first).await.expect("token");
+        assert_ne!(second, first);
+        assert_eq!(tokens.replace(&first).await.expect("token"), second);
+        assert_eq!(made.load(std::sync::atomic::Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn a_token_close_to_expiry_is_replaced_before_use() {
+        // Less than REFRESH_AHEAD left from the start: every use needs a new one.
+        let (make, made) = counting_maker(Duration::from_secs(60));
+        let tokens = TokenProvider::new(make);
+        let a = tokens.current().await.expect("token");
+        let b = tokens.current().await.expect("token");
+        assert_ne!(a, b);
+        assert_eq!(made.load(std::sync::atomic::Ordering::SeqCst), 2);
+        assert!(
+            !format!("{tokens:?}").contains("k8s-aws-v1"),
+            "Debug must not show the token"
+        );
+    }
+
     #[test]
     fn ca_data_must_be_a_certificate() {
         assert!(ca_certificates("not base64!").is_err());

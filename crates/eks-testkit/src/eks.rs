@@ -125,6 +125,15 @@ pub struct RecordedCall {
     pub status: u16,
     /// When the request arrived.
     pub at: Instant,
+    /// The access key id of the SigV4 `Authorization` header: whose credentials signed it.
+    pub access_key_id: Option<String>,
+}
+
+/// `AWS4-HMAC-SHA256 Credential=AKID/20260101/us-east-1/eks/aws4_request, ...` → `AKID`.
+fn signing_access_key(request: &Request) -> Option<String> {
+    let header = request.headers.get("authorization")?.to_str().ok()?;
+    let credential = header.split("Credential=").nth(1)?;
+    credential.split('/').next().map(str::to_owned)
 }
 
 /// A running fake EKS API; stops when dropped.
@@ -318,6 +327,7 @@ impl Respond for EksResponder {
             body: serde_json::from_slice(&request.body).ok(),
             status,
             at: clock.instant,
+            access_key_id: signing_access_key(request),
         });
         let request_id = state.ids.uuid();
         let latency = state.latency;

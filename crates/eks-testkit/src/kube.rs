@@ -33,7 +33,7 @@ mod server;
 mod state;
 mod table;
 mod tls;
-mod wire;
+pub(crate) mod wire;
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;

@@ -6,6 +6,8 @@
 pub mod authenticator;
 pub mod eks;
 pub mod kube;
+pub mod sts;
 
 pub use eks::{FakeEks, FakeEksConfig, Fault, RecordedCall};
 pub use kube::{FakeKube, KubeCall, StaticTokens, TokenVerifier};
+pub use sts::FakeSts;
