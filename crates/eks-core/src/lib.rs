@@ -9,6 +9,7 @@ pub mod interrupt;
 pub mod kube;
 pub mod kubeconfig;
 pub mod output;
+pub mod pod;
 pub mod token;
 pub mod validate;
 
