@@ -1,29 +1,49 @@
-//! `cargo xtask demo`: the main job, end to end, on the built-in fake EKS: create a cluster
-//! with a nodegroup and wait, show it, delete it with --force, printing each step's command
-//! and its JSON line.
+//! `cargo xtask demo`: the main job, end to end, on the built-in fakes: create a cluster
+//! with a nodegroup and wait, check it, run a pod on it, delete it with --force, printing each
+//! step's command and its JSON line.
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
-use eks_testkit::FakeEksConfig;
+use eks_testkit::authenticator::{Authenticator, AuthenticatorConfig};
+use eks_testkit::kube::FakeKubeConfig;
+use eks_testkit::{FakeEksConfig, FakeKube};
 
 use crate::e2e::{Ctx, NODE_ROLE, ROLE, VPC};
+use crate::proc::{ACCESS_KEY_ID, SECRET_ACCESS_KEY};
 
 pub fn run(root: &Path) -> Result<(), String> {
     crate::cmd(root, "cargo", &["build", "--workspace", "--bins"])?;
     let ctx = Ctx::new(root)?;
+    // The cluster's API server is the fake control plane: TLS with its own CA, EKS tokens
+    // checked as EKS checks them, pods run by a simulated kubelet.
+    let authenticator = Authenticator::new(
+        AuthenticatorConfig::new("demo", "us-east-1")
+            .with_credential(ACCESS_KEY_ID, SECRET_ACCESS_KEY),
+    );
+    let kube = ctx
+        .rt
+        .block_on(FakeKube::start_with(
+            Arc::new(authenticator),
+            FakeKubeConfig { time_scale: 0.2 },
+        ))
+        .map_err(|e| format!("fake control plane: {e}"))?;
     let fake = ctx.fake(FakeEksConfig {
         cluster_create_time: Duration::from_secs(3),
         cluster_delete_time: Duration::from_secs(2),
         nodegroup_create_time: Duration::from_secs(2),
         nodegroup_delete_time: Duration::from_secs(2),
+        cluster_endpoint: Some(kube.endpoint()),
+        cluster_ca_pem: Some(kube.ca_pem().to_owned()),
         ..FakeEksConfig::default()
     });
     println!(
-        "\nfake EKS at {} (AWS_ENDPOINT_URL points the binaries there)\n",
-        fake.uri()
+        "\nfake EKS at {} (AWS_ENDPOINT_URL_EKS points the binaries there); its clusters' API server: {}\n",
+        fake.uri(),
+        kube.endpoint()
     );
-    let steps: [(&str, &str, Vec<&str>); 4] = [
+    let steps: [(&str, &str, Vec<&str>); 5] = [
         (
             "1. create a cluster with a managed nodegroup, and wait for both",
             "eks-create-cluster",
@@ -66,7 +86,23 @@ pub fn run(root: &Path) -> Result<(), String> {
             ],
         ),
         (
-            "4. delete it, nodegroup first (--force), and wait until it is gone",
+            "4. run a pod on it: its log on stderr, the outcome on stdout, the pod cleaned up",
+            "eks-pod",
+            vec![
+                "--cluster-name",
+                "demo",
+                "--name",
+                "hello",
+                "--image",
+                "busybox:1.36",
+                "--cmds",
+                r#"["sh","-c"]"#,
+                "--arguments",
+                r#"for i in $(seq 1 5); do echo "hello from the pod, line $i"; sleep 0.5; done"#,
+            ],
+        ),
+        (
+            "5. delete it, nodegroup first (--force), and wait until it is gone",
             "eks-delete-cluster",
             vec![
                 "--cluster-name",
@@ -101,8 +137,9 @@ pub fn run(root: &Path) -> Result<(), String> {
         out.expect(0)?;
     }
     println!(
-        "demo done: {} API calls reached the fake EKS",
-        fake.requests().len()
+        "demo done: {} EKS API calls and {} Kubernetes API calls reached the fakes",
+        fake.requests().len(),
+        kube.requests().len()
     );
     Ok(())
 }

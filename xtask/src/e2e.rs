@@ -196,6 +196,7 @@ pub fn scenarios() -> Vec<Scenario> {
         ("no secret in -vv output", no_secrets_verbose),
     ];
     all.extend(crate::auth::scenarios());
+    all.extend(crate::pod::scenarios());
     all.extend(crate::bad_input::scenarios());
     all
 }

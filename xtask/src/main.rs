@@ -15,6 +15,7 @@ mod bad_input;
 mod demo;
 mod e2e;
 mod fake;
+mod pod;
 mod proc;
 
 use std::path::{Path, PathBuf};

@@ -19,6 +19,7 @@ pub mod delete_cluster;
 pub mod fargate;
 pub mod kubeconfig;
 pub mod nodegroup;
+pub mod pod;
 pub mod token;
 pub mod wait;
 
@@ -136,7 +137,7 @@ impl WaiterArgs {
     }
 }
 
-fn parse_delay(value: &str) -> Result<Duration, String> {
+pub(crate) fn parse_delay(value: &str) -> Result<Duration, String> {
     let secs: f64 = value
         .parse()
         .map_err(|_| format!("{value:?} is not a number of seconds"))?;
@@ -412,7 +413,7 @@ fn init_logging(log: &LogArgs) {
     let filter = tracing_subscriber::EnvFilter::new(format!(
         "warn,eks_core={ours},eks_cli={ours},eks_create_cluster={ours},eks_delete_cluster={ours},\
          eks_create_nodegroup={ours},eks_delete_nodegroup={ours},eks_create_fargate_profile={ours},\
-         eks_delete_fargate_profile={ours},eks_wait={ours},eks_token={ours},eks_kubeconfig={ours},aws_config={aws},aws_smithy_runtime={aws},\
+         eks_delete_fargate_profile={ours},eks_wait={ours},eks_token={ours},eks_kubeconfig={ours},eks_pod={ours},aws_config={aws},aws_smithy_runtime={aws},\
          aws_sdk_eks={aws},aws_sdk_sts={aws}"
     ));
     let builder = tracing_subscriber::fmt()

@@ -80,6 +80,13 @@ pub enum Error {
     #[error("{0}")]
     Conflict(String),
 
+    /// The pod's base container exited with a code the user mapped to Airflow's skip
+    /// (`--skip-on-exit-code`).
+    #[error(
+        "the pod's container exited with {exit_code}, which --skip-on-exit-code maps to a skip"
+    )]
+    Skipped { exit_code: i32 },
+
     /// A bug or an environment fault (no runtime, a task that panicked).
     #[error("internal error: {0}")]
     Internal(String),
@@ -113,6 +120,7 @@ pub enum ErrorKind {
     Timeout,
     Interrupted,
     Conflict,
+    Skipped,
 }
 
 impl ErrorKind {
@@ -125,6 +133,7 @@ impl ErrorKind {
             ErrorKind::ResourceFailed => 4,
             ErrorKind::Timeout => 5,
             ErrorKind::Conflict => 6,
+            ErrorKind::Skipped => 99,
             ErrorKind::Interrupted => match signal {
                 Some(Signal::Sigterm) => 143,
                 _ => 130,
@@ -150,6 +159,7 @@ impl Error {
             Error::Interrupted { .. } => ErrorKind::Interrupted,
             Error::Conflict(_) => ErrorKind::Conflict,
             Error::Internal(_) => ErrorKind::Internal,
+            Error::Skipped { .. } => ErrorKind::Skipped,
         }
     }
 
@@ -282,13 +292,15 @@ pub struct Leftover {
     pub note: String,
 }
 
-/// A failed operation: the error and what it left behind.
+/// A failed operation: the error, what it left behind, and what it got done (a finished
+/// pod's outcome, for the result line).
 #[derive(Debug, thiserror::Error)]
 #[error("{error}")]
 pub struct Failure {
     #[source]
     pub error: Error,
     pub left_behind: Vec<Leftover>,
+    pub result: Option<Box<serde_json::Value>>,
 }
 
 impl<E: Into<Error>> From<E> for Failure {
@@ -296,6 +308,7 @@ impl<E: Into<Error>> From<E> for Failure {
         Failure {
             error: error.into(),
             left_behind: Vec::new(),
+            result: None,
         }
     }
 }
@@ -320,6 +333,7 @@ mod tests {
             ErrorKind::ResourceFailed,
             ErrorKind::Timeout,
             ErrorKind::Conflict,
+            ErrorKind::Skipped,
         ];
         let mut codes: Vec<u8> = kinds.iter().map(|k| k.exit_code(None)).collect();
         codes.push(ErrorKind::Interrupted.exit_code(Some(Signal::Sigint)));

@@ -73,6 +73,11 @@ pub fn target_path(
     home.map(|h| h.join(".kube").join("config"))
 }
 
+/// Any YAML document as JSON values (pod templates use it too).
+pub fn parse_yaml(text: &str) -> Result<Value, String> {
+    serde_saphyr::from_str::<Value>(text).map_err(|e| one_line(&e.to_string()))
+}
+
 /// Read the existing file: `None` when it does not exist (or is empty).
 pub fn read_existing(path: &Path) -> Result<Option<String>, KubeconfigError> {
     match std::fs::read_to_string(path) {

@@ -50,6 +50,9 @@ pub struct ErrorDetail {
     pub exit_code: u8,
     /// Resources created or changed and not undone: never silently half-done.
     pub left_behind: Vec<Leftover>,
+    /// What the operation got done before it failed (a finished pod's outcome).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub result: Option<serde_json::Value>,
 }
 
 impl From<&Failure> for ErrorBody {
@@ -62,6 +65,7 @@ impl From<&Failure> for ErrorBody {
                 aws_error_code: error.aws_code().map(str::to_owned),
                 exit_code: error.kind().exit_code(error.signal()),
                 left_behind: failure.left_behind.clone(),
+                result: failure.result.as_deref().cloned(),
             },
         }
     }

@@ -14,31 +14,117 @@
 //!   with [`FakeKube::reject_next`] (an expired token, to the client), gets a 401 `Status`
 //!   with reason `Unauthorized`;
 //! - discovery as kubectl and kube-rs walk it: `/version`, `/api`, `/apis`, `/api/v1`;
-//! - namespaces (`default`, `kube-system`, `kube-public`, `kube-node-lease` exist) and pods the
-//!   test seeds, listed with `labelSelector` (`a=b`, `a==b`, `a!=b`, `a`, `!a`), `limit` and
-//!   `continue`, and read one by one; lists and reads answer a `meta.k8s.io/v1` `Table` when
-//!   the client asks for one (`kubectl get` does), otherwise the object or `...List`;
+//! - namespaces (`default`, `kube-system`, `kube-public`, `kube-node-lease` exist) and pods,
+//!   listed with `labelSelector` (`a=b`, `a==b`, `a!=b`, `a`, `!a`),
+//!   `fieldSelector=metadata.name=NAME`, `limit` and `continue` (the list's `resourceVersion`
+//!   is the latest write), and read one by one; lists and reads answer a `meta.k8s.io/v1`
+//!   `Table` when the client asks for one (`kubectl get` does), otherwise the object or
+//!   `...List`;
 //! - errors as Kubernetes `Status` objects: 404 `NotFound` for missing objects and unknown
 //!   paths, 405 `MethodNotAllowed` for a method the fake does not serve on a known path,
 //!   400 `BadRequest` for selectors or query parameters it cannot honour, so a gap shows
 //!   plainly instead of as a wrong answer.
+//!
+//! # A control plane for a pod operator
+//!
+//! Pods can also be created, run, watched and deleted as a pod operator (Airflow's
+//! `KubernetesPodOperator`) drives them, with Kubernetes' JSON shapes and semantics:
+//!
+//! - `POST /api/v1/namespaces/{ns}/pods` answers 201 with what the API server sets (`uid`,
+//!   `resourceVersion` from one global counter, `creationTimestamp`, spec defaults,
+//!   `status.phase: Pending`; `generateName` gets a five-character suffix), 409
+//!   `AlreadyExists` for a taken name, 422 `Invalid` (with `details.causes`) for a pod name
+//!   that is not a DNS-1123 subdomain, no containers, a container without a name or image, a
+//!   container name that is not a DNS-1123 label, or duplicate container names, and 404 when
+//!   the namespace does not exist;
+//! - `DELETE /api/v1/namespaces/{ns}/pods/{name}` honours `gracePeriodSeconds` (query, or a
+//!   `DeleteOptions` body, which wins) and otherwise the pod's
+//!   `terminationGracePeriodSeconds`: it sets `deletionTimestamp` and
+//!   `deletionGracePeriodSeconds` and answers 200 with the pod; the containers still running
+//!   when the grace period ends are killed (exit 137, reason `Error`, event `Killing` at the
+//!   request) and the pod disappears; it disappears at once with grace 0, or when nothing runs
+//!   (never scheduled, finished, or seeded);
+//! - a simulated kubelet runs each created pod: scheduling (a `nodeSelector` with the key
+//!   `eks-fake/unschedulable` is never satisfied: `PodScheduled=False`, reason
+//!   `Unschedulable`, event `FailedScheduling`), image pulls (an image whose name contains
+//!   `does-not-exist` fails: waiting `ErrImagePull` then `ImagePullBackOff`, events `Failed`
+//!   and `BackOff`), then all containers start (`Running`, events `Scheduled`, `Pulling`,
+//!   `Pulled`, `Created`, `Started`) and run their command (below); a container's exit gives
+//!   a `terminated` state with `exitCode`, `reason` (`Completed`/`Error`), `message` (what
+//!   it wrote to `/dev/termination-log`), `startedAt` and `finishedAt`; the pod ends
+//!   `Succeeded` when every container exited 0, else `Failed` (containers are never
+//!   restarted, whatever `restartPolicy` says); `activeDeadlineSeconds` fails it with reason
+//!   `DeadlineExceeded`;
+//! - events: `GET /api/v1/namespaces/{ns}/events`, with `fieldSelector=involvedObject.name=X`;
+//! - logs: `GET .../pods/{name}/log` with `container`, `follow`, `timestamps` (RFC 3339 with
+//!   nanoseconds, strictly increasing per container), `sinceTime` (lines at or after it),
+//!   `sinceSeconds`, `tailLines`, `limitBytes` and `previous` (always 400: nothing restarts),
+//!   as chunked `text/plain`; a followed stream ends once the container has terminated and
+//!   its last lines are sent; 400 `BadRequest` while the container is waiting
+//!   (`container "x" in pod "y" is waiting to start: ContainerCreating`) and when a pod with
+//!   several containers is asked without `container`;
+//! - watch: `GET .../pods?watch=true` with `resourceVersion`, `labelSelector`,
+//!   `fieldSelector=metadata.name=X`, `allowWatchBookmarks` and `timeoutSeconds` streams
+//!   `{"type": "ADDED|MODIFIED|DELETED|BOOKMARK", "object": ...}` lines for every change
+//!   after the version, from a history of the last 1000 pod changes; an older version gets
+//!   (as from the API server's watch cache) a 200 whose only event is `ERROR` with a `410
+//!   Expired` `Status`;
+//! - faults: [`FakeKube::reject_next`], [`FakeKube::inject_server_errors`],
+//!   [`FakeKube::set_latency`], [`FakeKube::drop_log_streams_after`],
+//!   [`FakeKube::drop_watch_streams`], [`FakeKube::compact_history`].
+//!
+//! Every simulated duration (script `sleep`s, grace periods, deadlines, scheduling and image
+//! pulls of about 0.05 s each) is multiplied by [`FakeKubeConfig::time_scale`], so a test can
+//! run a `sleep 30` pod in 0.3 s; the timestamps the fake writes are real times.
+//!
+//! ## The container command subset (the contract)
+//!
+//! Containers do not run images: the fake reads `command` + `args` and interprets a small
+//! subset of `sh`. The subset is the contract: a pod used in tests must run the same on a
+//! real cluster (with a `busybox`-like image), so it is plain POSIX `sh`. A container runs
+//! `sh -c SCRIPT` (also `/bin/sh`, `bash`, `/bin/bash`, and any flag word containing `c`,
+//! such as `-cx`), or a plain `echo ...` / `sleep N` (and the other commands below) as
+//! `command`/`args`; no command at all exits 0 at once. SCRIPT is statements separated by
+//! `;` or newlines (`#` starts a comment), among:
+//!
+//! - `echo [-n] WORDS` (no backslash escapes), `printf FORMAT [ARGS]` (`%s`, `%d`, `%%`,
+//!   `\n`, `\t`, `\\`; the format repeats while arguments remain), either optionally
+//!   redirected with `> FILE` or `>> FILE`;
+//! - `sleep N` (decimal seconds), `exit [N]`, `true`, `:`;
+//! - `cat FILE` (exit 1 with `cat: FILE: No such file or directory` if missing), `touch FILE`;
+//! - `for VAR in $(seq A B); do ...; done` or `for VAR in WORDS; do ...; done`, with `$VAR`
+//!   or `${VAR}` in the body;
+//! - `until [ -f FILE ]; do ...; done` (also `until test -f FILE`).
+//!
+//! Words may be quoted with `'...'` or `"..."` (with `$VAR` inside double quotes). Files are
+//! one filesystem shared by the pod's containers (as if every path were on an `emptyDir`
+//! mounted into each, e.g. `/airflow/xcom/return.json` written by the main container and read
+//! by the xcom sidecar with `cat`), except `/dev/termination-log`, which is per container.
+//! Anything else (pipes, `&&`, other commands, command substitution other than `seq`) makes
+//! the container write `eks-fake: unsupported statement ...` to its log and exit 127 before
+//! running any statement. Standard output and error both go to the container's log.
 //!
 //! Every request is recorded with its authentication outcome, for tests to assert on. It
 //! speaks HTTP/1.1 only (ALPN `http/1.1`), which both kubectl and kube-rs use.
 
 mod api;
 mod discovery;
+mod kubelet;
+mod logs;
+mod pods;
 mod query;
+mod script;
 mod server;
 mod state;
 mod table;
 mod tls;
+mod watch;
 pub(crate) mod wire;
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tokio::task::JoinHandle;
 
@@ -164,6 +250,21 @@ impl KubeCall {
     }
 }
 
+/// How a fake runs, beyond authentication.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct FakeKubeConfig {
+    /// Multiplies every simulated duration (`sleep` in scripts, grace periods,
+    /// `activeDeadlineSeconds`, scheduling and image pulls): `0.01` runs a `sleep 30` pod in
+    /// 0.3 s. Timestamps the fake writes are real times.
+    pub time_scale: f64,
+}
+
+impl Default for FakeKubeConfig {
+    fn default() -> Self {
+        Self { time_scale: 1.0 }
+    }
+}
+
 /// A running fake Kubernetes API server; stops, closing every connection, when dropped.
 pub struct FakeKube {
     endpoint: String,
@@ -183,8 +284,16 @@ impl fmt::Debug for FakeKube {
 impl FakeKube {
     /// Starts a fake on a free port of 127.0.0.1, authenticating with `verifier`.
     pub async fn start(verifier: Arc<dyn TokenVerifier>) -> std::io::Result<FakeKube> {
+        Self::start_with(verifier, FakeKubeConfig::default()).await
+    }
+
+    /// Starts a fake on a free port of 127.0.0.1 that runs as `config` says.
+    pub async fn start_with(
+        verifier: Arc<dyn TokenVerifier>,
+        config: FakeKubeConfig,
+    ) -> std::io::Result<FakeKube> {
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
-        Self::serve(listener, verifier)
+        Self::serve(listener, verifier, config)
     }
 
     /// Starts a fake on `listener`, e.g. a port chosen by `cargo xtask fake`; it must accept
@@ -195,17 +304,24 @@ impl FakeKube {
     ) -> std::io::Result<FakeKube> {
         // Tokio requires a non-blocking socket; a listener from std is blocking by default.
         listener.set_nonblocking(true)?;
-        Self::serve(tokio::net::TcpListener::from_std(listener)?, verifier)
+        Self::serve(
+            tokio::net::TcpListener::from_std(listener)?,
+            verifier,
+            FakeKubeConfig::default(),
+        )
     }
 
     fn serve(
         listener: tokio::net::TcpListener,
         verifier: Arc<dyn TokenVerifier>,
+        config: FakeKubeConfig,
     ) -> std::io::Result<FakeKube> {
         // The certificate covers 127.0.0.1, whichever address the listener is bound to.
         let address = format!("127.0.0.1:{}", listener.local_addr()?.port());
         let tls = tls::ServerTls::generate().map_err(std::io::Error::other)?;
-        let state = Arc::new(Mutex::new(State::new(address.clone())));
+        let state = Arc::new_cyclic(|myself| {
+            Mutex::new(State::with_config(address.clone(), config, myself.clone()))
+        });
         let accept_loop = tokio::spawn(server::accept_loop(
             listener,
             tls.acceptor(),
@@ -237,6 +353,42 @@ impl FakeKube {
         self.state().pending_rejections += n;
     }
 
+    /// Answers the next `n` requests that carry a good token with a server error instead of
+    /// serving them: 500 `InternalError` and 503 `ServiceUnavailable` alternate, starting
+    /// with 500.
+    pub fn inject_server_errors(&self, n: usize) {
+        self.state().queue_server_errors(n);
+    }
+
+    /// Delays every request by `latency` before it is answered (zero to stop).
+    pub fn set_latency(&self, latency: Duration) {
+        self.state().latency = latency;
+    }
+
+    /// Cuts each of the next `times` followed log streams (`follow=true`) after `lines`
+    /// lines: the connection closes without the terminating chunk, as when an API server
+    /// or load balancer drops a long request.
+    pub fn drop_log_streams_after(&self, lines: usize, times: usize) {
+        self.state().log_stream_cuts = (lines, times);
+    }
+
+    /// Cuts each of the next `times` pod watches once it has sent the events that were
+    /// already due when it started (connection closed without the terminating chunk).
+    pub fn drop_watch_streams(&self, times: usize) {
+        self.state().watch_drops += times;
+    }
+
+    /// Forgets the pod change history, as etcd compaction does: a watch from a
+    /// `resourceVersion` before now then gets `410 Expired`.
+    pub fn compact_history(&self) {
+        self.state().compact();
+    }
+
+    /// The `resourceVersion` of the latest write.
+    pub fn resource_version(&self) -> u64 {
+        self.state().current_resource_version()
+    }
+
     /// Creates namespace `name` (`Active`) if it does not exist.
     pub fn seed_namespace(&self, name: &str) {
         self.state().seed_namespace(name);
@@ -255,6 +407,17 @@ impl FakeKube {
         if let Err(mistake) = self.state().seed_pod(namespace, pod) {
             panic!("FakeKube::seed_pod: {mistake}");
         }
+    }
+
+    /// The pods of `namespace` as the API server holds them now (what a list would return).
+    pub fn pods(&self, namespace: &str) -> Vec<serde_json::Value> {
+        let prefix = format!("{namespace}/");
+        self.state()
+            .pods
+            .iter()
+            .filter(|(key, _)| key.starts_with(&prefix))
+            .map(|(_, pod)| pod.clone())
+            .collect()
     }
 
     /// Every request received so far, in order, including rejected and unknown ones.

@@ -1,14 +1,19 @@
 //! Routing of authenticated requests by method and path to the handlers, and the handlers for
-//! what the fake serves: discovery, namespaces and pods, as objects, lists or `Table`s.
+//! what the fake serves: discovery, namespaces, pods (read, create, delete, logs, watch) and
+//! pod events, as objects, lists or `Table`s.
 
 use std::time::SystemTime;
 
+use hyper::body::Bytes;
 use serde_json::{Value, json};
+use tokio::sync::mpsc;
 
 use super::discovery;
-use super::query::ListOptions;
+use super::logs;
+use super::query::{ListOptions, field_equals};
 use super::state::State;
 use super::table::{self, IncludeObject, Printer};
+use super::watch;
 use super::wire::ApiError;
 
 /// What a handler needs to know of an (already authenticated) request.
@@ -19,7 +24,18 @@ pub(super) struct ApiRequest<'a> {
     /// Decoded query parameters, in order.
     pub(super) query: Vec<(String, String)>,
     pub(super) accept: Option<&'a str>,
+    /// The request body (empty for a GET).
+    pub(super) body: &'a [u8],
     pub(super) now: SystemTime,
+}
+
+/// A successful answer.
+#[derive(Debug)]
+pub(super) enum Answer {
+    /// A JSON object with its status code.
+    Json(u16, Value),
+    /// Plain text streamed as it comes; an `Err` item cuts the connection mid-stream.
+    Text(mpsc::Receiver<Result<Bytes, std::io::Error>>),
 }
 
 impl ApiRequest<'_> {
@@ -46,6 +62,12 @@ pub(super) enum Route {
         namespace: String,
         name: String,
     },
+    PodLog {
+        namespace: String,
+        name: String,
+    },
+    /// Events of one namespace, or of all (`/api/v1/events`).
+    Events(Option<String>),
 }
 
 impl Route {
@@ -69,15 +91,142 @@ impl Route {
                 namespace: owned(namespace),
                 name: owned(name),
             },
+            ["api", "v1", "namespaces", namespace, "pods", name, "log"] => Self::PodLog {
+                namespace: owned(namespace),
+                name: owned(name),
+            },
+            ["api", "v1", "events"] => Self::Events(None),
+            ["api", "v1", "namespaces", namespace, "events"] => {
+                Self::Events(Some(owned(namespace)))
+            }
             _ => return None,
         })
     }
 }
 
-/// Answers one authenticated request: the JSON body of a 200, or the error to send.
-pub(super) fn handle(state: &mut State, request: &ApiRequest<'_>) -> Result<Value, ApiError> {
+/// Answers one authenticated request, or says which error to send.
+pub(super) fn handle(state: &mut State, request: &ApiRequest<'_>) -> Result<Answer, ApiError> {
     let route = Route::parse(request.path).ok_or_else(ApiError::unknown_path)?;
     match (request.method, route) {
+        ("POST", Route::Pods(Some(namespace))) => {
+            let pod = state.create_pod(&namespace, request.body)?;
+            Ok(Answer::Json(201, pod))
+        }
+        ("DELETE", Route::Pod { namespace, name }) => {
+            let grace = grace_period(request)?;
+            Ok(Answer::Json(
+                200,
+                state.delete_pod(&namespace, &name, grace)?,
+            ))
+        }
+        ("PATCH", Route::Pod { namespace, name }) => Ok(Answer::Json(
+            200,
+            state.patch_pod_metadata(&namespace, &name, request.body)?,
+        )),
+        ("GET", Route::PodLog { namespace, name }) => {
+            logs::answer(state, &namespace, &name, &request.query)
+        }
+        ("GET", Route::Events(namespace)) => events(state, request, namespace.as_deref()),
+        ("GET", Route::Pods(namespace)) if watch::requested(&request.query) => {
+            watch::answer(state, namespace.as_deref(), &request.query)
+        }
+        (method, route) => read(state, request, method, route).map(|body| Answer::Json(200, body)),
+    }
+}
+
+/// Cuts a streamed answer (a dropped connection) after what was sent before it has gone
+/// out: hyper discards data it has buffered when a body fails, so the cut waits for the
+/// channel to drain and gives the connection a moment to flush.
+pub(super) async fn cut_stream(sender: &mpsc::Sender<Result<Bytes, std::io::Error>>, why: &str) {
+    for _ in 0..200 {
+        if sender.capacity() == sender.max_capacity() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    // The client may have gone already: then there is nothing left to cut.
+    let _ = sender
+        .send(Err(std::io::Error::other(why.to_owned())))
+        .await;
+}
+
+/// The grace period of a delete: the `gracePeriodSeconds` of a `DeleteOptions` body, else of
+/// the query.
+fn grace_period(request: &ApiRequest<'_>) -> Result<Option<i64>, ApiError> {
+    let invalid = |value: &dyn std::fmt::Display| {
+        ApiError::bad_request(format!(
+            "gracePeriodSeconds: invalid value {value}: must be an integer"
+        ))
+    };
+    if !request.body.iter().all(u8::is_ascii_whitespace) {
+        let options: Value = serde_json::from_slice(request.body).map_err(|error| {
+            ApiError::bad_request(format!("the request body is not DeleteOptions: {error}"))
+        })?;
+        match options.get("gracePeriodSeconds") {
+            None | Some(Value::Null) => {}
+            Some(seconds) => return seconds.as_i64().map(Some).ok_or_else(|| invalid(seconds)),
+        }
+    }
+    match request.parameter("gracePeriodSeconds") {
+        Some(seconds) => seconds.parse().map(Some).map_err(|_| invalid(&seconds)),
+        None => Ok(None),
+    }
+}
+
+/// `GET .../events`, with the one field selector a pod operator uses:
+/// `involvedObject.name=X`.
+fn events(
+    state: &State,
+    request: &ApiRequest<'_>,
+    namespace: Option<&str>,
+) -> Result<Answer, ApiError> {
+    let mut involved_name = None;
+    for (name, value) in &request.query {
+        match name.as_str() {
+            "fieldSelector" if !value.is_empty() => {
+                involved_name = Some(field_equals(value, "involvedObject.name")?);
+            }
+            "watch" if value != "false" && value != "0" => {
+                return Err(ApiError::bad_request(
+                    "watching events is not supported by the fake",
+                ));
+            }
+            _ => {}
+        }
+    }
+    let items: Vec<Value> = state
+        .events
+        .iter()
+        .filter(|event| {
+            namespace.is_none_or(|namespace| event["metadata"]["namespace"] == namespace)
+        })
+        .filter(|event| {
+            involved_name
+                .as_ref()
+                .is_none_or(|name| event["involvedObject"]["name"] == name.as_str())
+        })
+        .cloned()
+        .collect();
+    Ok(Answer::Json(
+        200,
+        json!({
+            "kind": "EventList",
+            "apiVersion": "v1",
+            "metadata": { "resourceVersion": state.resource_version() },
+            "items": items,
+        }),
+    ))
+}
+
+/// The reads of discovery, namespaces and pods.
+fn read(
+    state: &mut State,
+    request: &ApiRequest<'_>,
+    method: &str,
+    route: Route,
+) -> Result<Value, ApiError> {
+    match (method, route) {
         ("GET", Route::Version) => Ok(discovery::version()),
         ("GET", Route::CoreVersions) => Ok(discovery::core_versions(&state.server_address)),
         ("GET", Route::Groups) => Ok(discovery::groups()),
@@ -146,6 +295,11 @@ fn list<'a>(
                 .is_none_or(|after| key.as_str() > after.as_str())
         })
         .filter(|(_, object)| options.selector.matches(object.pointer("/metadata/labels")))
+        .filter(|(_, object)| {
+            options.name.as_deref().is_none_or(|name| {
+                object.pointer("/metadata/name").and_then(Value::as_str) == Some(name)
+            })
+        })
         .collect();
     let page = match options.limit {
         Some(limit) => &selected[..limit.min(selected.len())],
@@ -201,7 +355,7 @@ mod tests {
             "/api//v1",
             "/openapi/v2",
             "/apis/apps/v1",
-            "/api/v1/namespaces/default/pods/web/log",
+            "/api/v1/namespaces/default/pods/web/exec",
         ] {
             assert_eq!(Route::parse(unknown), None, "{unknown}");
         }
@@ -218,9 +372,13 @@ mod tests {
                 .into_owned()
                 .collect(),
             accept: None,
+            body: b"",
             now: SystemTime::now(),
         };
-        handle(state, &request)
+        match handle(state, &request)? {
+            Answer::Json(_, body) => Ok(body),
+            Answer::Text(_) => panic!("{path_and_query} answered text"),
+        }
     }
 
     #[test]
@@ -259,10 +417,11 @@ mod tests {
     fn other_methods_on_known_paths_are_not_allowed() {
         let mut state = State::new("127.0.0.1:1".to_owned());
         let request = ApiRequest {
-            method: "DELETE",
+            method: "PUT",
             path: "/api/v1/namespaces/default/pods/web",
             query: Vec::new(),
             accept: None,
+            body: b"",
             now: SystemTime::now(),
         };
         let error = handle(&mut state, &request).unwrap_err();

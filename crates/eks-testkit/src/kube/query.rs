@@ -1,6 +1,8 @@
 //! The query parameters of a list request the fake honours (`labelSelector`, `limit`,
-//! `continue`) and those it refuses with 400 rather than ignore (`watch`, `fieldSelector`,
-//! set-based selectors), so a client never gets a silently wrong answer.
+//! `continue`, `fieldSelector=metadata.name=NAME`) and those it refuses with 400 rather than
+//! ignore (other field selectors, set-based selectors, and `watch` where no watch is
+//! served), so a client never gets a silently wrong answer. Pod watches are answered before
+//! these options are read.
 
 use serde_json::Value;
 
@@ -14,6 +16,9 @@ pub(super) struct ListOptions {
     pub(super) limit: Option<usize>,
     /// The key after which this page starts, from a previous page's `continue`.
     pub(super) continue_after: Option<String>,
+    /// `fieldSelector=metadata.name=NAME`, the one field selector every resource supports and
+    /// that a list-then-watch client (kube-rs's watcher on one pod) sends.
+    pub(super) name: Option<String>,
 }
 
 impl ListOptions {
@@ -32,9 +37,7 @@ impl ListOptions {
                 }
                 "continue" if !value.is_empty() => options.continue_after = Some(value.clone()),
                 "fieldSelector" if !value.is_empty() => {
-                    return Err(ApiError::bad_request(format!(
-                        "fieldSelector {value:?}: field selectors are not supported by the fake"
-                    )));
+                    options.name = Some(field_equals(value, "metadata.name")?);
                 }
                 "watch" if value != "false" && value != "0" => {
                     return Err(ApiError::bad_request(
@@ -45,6 +48,19 @@ impl ListOptions {
             }
         }
         Ok(options)
+    }
+}
+
+/// The value of a field selector that is exactly `field=VALUE` (or `field==VALUE`), the one
+/// form the fake supports where it supports field selectors.
+pub(super) fn field_equals(selector: &str, field: &str) -> Result<String, ApiError> {
+    match selector.split_once('=') {
+        Some((name, value)) if name == field && !value.contains(',') => {
+            Ok(value.trim_start_matches('=').to_owned())
+        }
+        _ => Err(ApiError::bad_request(format!(
+            "fieldSelector {selector:?}: only {field}=VALUE is supported here by the fake"
+        ))),
     }
 }
 
@@ -190,5 +206,12 @@ mod tests {
         assert!(ListOptions::parse(&query(&[("watch", "true")])).is_err());
         assert!(ListOptions::parse(&query(&[("watch", "false")])).is_ok());
         assert!(ListOptions::parse(&query(&[("fieldSelector", "spec.nodeName=n")])).is_err());
+        assert_eq!(
+            ListOptions::parse(&query(&[("fieldSelector", "metadata.name=run-1")]))
+                .unwrap()
+                .name
+                .as_deref(),
+            Some("run-1")
+        );
     }
 }

@@ -3,21 +3,24 @@
 //! the answer with the headers a Kubernetes API server sends.
 
 use std::convert::Infallible;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant, SystemTime};
 
-use http_body_util::Full;
-use hyper::body::{Bytes, Incoming};
+use http_body_util::BodyExt;
+use hyper::body::{Body, Bytes, Frame, Incoming};
 use hyper::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, HeaderMap, HeaderValue};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 
-use super::api::{self, ApiRequest};
+use super::api::{self, Answer, ApiRequest};
 use super::state::State;
 use super::wire::ApiError;
 use super::{KubeCall, TokenVerifier, lock};
@@ -62,8 +65,8 @@ async fn serve_connection(
         return;
     };
     let service = service_fn(move |request| {
-        let response = respond(&state, verifier.as_ref(), &request);
-        async move { Ok::<_, Infallible>(response) }
+        let (state, verifier) = (Arc::clone(&state), Arc::clone(&verifier));
+        async move { Ok::<_, Infallible>(respond(&state, verifier.as_ref(), request).await) }
     });
     // A connection the client drops mid-request ends here too; nothing to report.
     let _ = http1::Builder::new()
@@ -71,45 +74,123 @@ async fn serve_connection(
         .await;
 }
 
+/// A response body: a whole JSON or text answer, or text streamed from a channel, where an
+/// `Err` item cuts the connection without the terminating chunk (a dropped stream).
+pub(super) struct ResponseBody {
+    whole: Option<Bytes>,
+    stream: Option<mpsc::Receiver<Result<Bytes, std::io::Error>>>,
+}
+
+impl ResponseBody {
+    fn whole(bytes: impl Into<Bytes>) -> Self {
+        Self {
+            whole: Some(bytes.into()),
+            stream: None,
+        }
+    }
+}
+
+impl Body for ResponseBody {
+    type Data = Bytes;
+    type Error = std::io::Error;
+
+    // An exact size keeps `Content-Length` on whole answers; streams go chunked.
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        match (&self.whole, &self.stream) {
+            (Some(whole), None) => hyper::body::SizeHint::with_exact(whole.len() as u64),
+            (None, None) => hyper::body::SizeHint::with_exact(0),
+            _ => hyper::body::SizeHint::default(),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.whole.is_none() && self.stream.is_none()
+    }
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        context: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, std::io::Error>>> {
+        if let Some(whole) = self.whole.take() {
+            return Poll::Ready(Some(Ok(Frame::data(whole))));
+        }
+        match self.stream.as_mut() {
+            Some(stream) => stream
+                .poll_recv(context)
+                .map(|item| item.map(|chunk| chunk.map(Frame::data))),
+            None => Poll::Ready(None),
+        }
+    }
+}
+
 /// Authenticates, routes and records one request.
-fn respond(
+async fn respond(
     state: &Mutex<State>,
     verifier: &dyn TokenVerifier,
-    request: &Request<Incoming>,
-) -> Response<Full<Bytes>> {
+    request: Request<Incoming>,
+) -> Response<ResponseBody> {
     let at = Instant::now();
     let now = SystemTime::now();
-    let method = request.method().as_str();
-    let uri = request.uri();
+    let (parts, body) = request.into_parts();
+    let method = parts.method.as_str();
+    let uri = &parts.uri;
+    // A body that fails to arrive is treated as empty: the handler then says what is missing.
+    let body = body
+        .collect()
+        .await
+        .map(|collected| collected.to_bytes())
+        .unwrap_or_default();
+    let latency = lock(state).latency;
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
     // The verifier may take its time (an EKS token check does crypto); keep the lock free.
-    let verdict = bearer_token(request.headers()).and_then(|token| verifier.verify(token));
+    let verdict = bearer_token(&parts.headers).and_then(|token| verifier.verify(token));
 
     let mut state = lock(state);
     let verdict = verdict.and_then(|user| match state.take_rejection() {
         Some(rejection) => Err(rejection),
         None => Ok(user),
     });
-    let outcome = match &verdict {
-        Ok(_) => {
+    let outcome = match (&verdict, state.take_server_error()) {
+        (Ok(_), Some(code)) => Err(ApiError::injected_server_error(code)),
+        (Ok(_), None) => {
             let api_request = ApiRequest {
                 method,
                 path: uri.path(),
                 query: url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
                     .into_owned()
                     .collect(),
-                accept: request
-                    .headers()
+                accept: parts
+                    .headers
                     .get(hyper::header::ACCEPT)
                     .and_then(|accept| accept.to_str().ok()),
+                body: &body,
                 now,
             };
             api::handle(&mut state, &api_request)
         }
-        Err(why) => Err(ApiError::unauthorized(why)),
+        (Err(why), _) => Err(ApiError::unauthorized(why)),
     };
-    let (status, body) = match outcome {
-        Ok(body) => (200, body),
-        Err(error) => (error.code, error.body()),
+    let (status, content_type, body) = match outcome {
+        Ok(Answer::Json(code, body)) => (
+            code,
+            "application/json",
+            ResponseBody::whole(body.to_string()),
+        ),
+        Ok(Answer::Text(stream)) => (
+            200,
+            "text/plain",
+            ResponseBody {
+                whole: None,
+                stream: Some(stream),
+            },
+        ),
+        Err(error) => (
+            error.code,
+            "application/json",
+            ResponseBody::whole(error.body().to_string()),
+        ),
     };
     state.calls.push(KubeCall {
         method: method.to_owned(),
@@ -123,10 +204,10 @@ fn respond(
     });
     drop(state);
 
-    let mut response = Response::new(Full::new(Bytes::from(body.to_string())));
+    let mut response = Response::new(body);
     *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
     let headers = response.headers_mut();
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
     // As the real API server sends: responses are per user, never to be cached by proxies.
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache, private"));
     response

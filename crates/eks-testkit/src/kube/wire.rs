@@ -64,6 +64,66 @@ impl ApiError {
         Self::new(400, "BadRequest", message)
     }
 
+    /// 409 for a create whose name is taken, e.g. `pods "web" already exists`.
+    pub(super) fn already_exists(resource: &str, name: &str) -> Self {
+        Self {
+            details: json!({ "name": name, "kind": resource }),
+            ..Self::new(
+                409,
+                "AlreadyExists",
+                format!("{resource} \"{name}\" already exists"),
+            )
+        }
+    }
+
+    /// 422 for an object that fails validation; `causes` are `(field, reason, message)`, e.g.
+    /// `("spec.containers", "FieldValueRequired", "Required value")`.
+    pub(super) fn invalid(kind: &str, name: &str, causes: &[(String, &str, String)]) -> Self {
+        let summary: Vec<String> = causes
+            .iter()
+            .map(|(field, _, message)| format!("{field}: {message}"))
+            .collect();
+        let summary = match summary.as_slice() {
+            [one] => one.clone(),
+            many => format!("[{}]", many.join(", ")),
+        };
+        let causes: Vec<Value> = causes
+            .iter()
+            .map(|(field, reason, message)| {
+                json!({ "reason": reason, "message": message, "field": field })
+            })
+            .collect();
+        Self {
+            details: json!({ "name": name, "kind": kind, "causes": causes }),
+            ..Self::new(
+                422,
+                "Invalid",
+                format!("{kind} \"{name}\" is invalid: {summary}"),
+            )
+        }
+    }
+
+    /// 410 for a watch from a `resourceVersion` older than the history the server keeps.
+    pub(super) fn expired(message: impl Into<String>) -> Self {
+        Self::new(410, "Expired", message)
+    }
+
+    /// 500 or 503 injected by the test.
+    pub(super) fn injected_server_error(code: u16) -> Self {
+        let (reason, message) = if code == 503 {
+            (
+                "ServiceUnavailable",
+                "the server is currently unable to handle the request",
+            )
+        } else {
+            (
+                "InternalError",
+                "an error on the server (\"injected by FakeKube\") has prevented the request from succeeding",
+            )
+        };
+        Self::new(code, reason, message)
+    }
+
     pub(super) fn body(&self) -> Value {
         json!({
             "kind": "Status",
@@ -92,6 +152,34 @@ pub(crate) fn rfc3339(time: SystemTime) -> String {
         second_of_day % 3600 / 60,
         second_of_day % 60
     )
+}
+
+/// RFC 3339 in UTC with nanoseconds, as Go's `time.RFC3339Nano` writes log timestamps:
+/// trailing zeros of the fraction are dropped, and so is the fraction when it is zero.
+pub(crate) fn rfc3339_nanos(time: SystemTime) -> String {
+    let whole = rfc3339(time);
+    let nanos = time
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| since.subsec_nanos());
+    if nanos == 0 {
+        return whole;
+    }
+    let fraction = format!("{nanos:09}");
+    let fraction = fraction.trim_end_matches('0');
+    format!("{}.{fraction}Z", whole.trim_end_matches('Z'))
+}
+
+/// Like [`parse_rfc3339`], but keeping fractional seconds (up to nanoseconds).
+pub(crate) fn parse_rfc3339_nanos(text: &str) -> Option<SystemTime> {
+    let whole = parse_rfc3339(text)?;
+    let Some((_, fraction)) = text.trim_end_matches('Z').split_once('.') else {
+        return Some(whole);
+    };
+    if fraction.is_empty() || fraction.len() > 9 || !fraction.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let nanos: u64 = format!("{fraction:0<9}").parse().ok()?;
+    Some(whole + Duration::from_nanos(nanos))
 }
 
 /// Reads a timestamp Kubernetes wrote (`2024-05-01T12:00:00Z`, optionally with fractional
@@ -270,6 +358,21 @@ mod tests {
         );
         assert_eq!(parse_rfc3339("2024-13-01T12:00:00Z"), None);
         assert_eq!(parse_rfc3339("yesterday"), None);
+    }
+
+    #[test]
+    fn nanosecond_timestamps_round_trip_like_go() {
+        let base = UNIX_EPOCH + Duration::from_secs(1_714_564_800);
+        for (nanos, text) in [
+            (0, "2024-05-01T12:00:00Z"),
+            (120_000_000, "2024-05-01T12:00:00.12Z"),
+            (1, "2024-05-01T12:00:00.000000001Z"),
+        ] {
+            let time = base + Duration::from_nanos(nanos);
+            assert_eq!(rfc3339_nanos(time), text);
+            assert_eq!(parse_rfc3339_nanos(text), Some(time));
+        }
+        assert_eq!(parse_rfc3339_nanos("2024-05-01T12:00:00.Z"), None);
     }
 
     #[test]

@@ -20,14 +20,14 @@ use tokio_rustls::TlsConnector;
 
 use crate::support::eventually;
 
-const GOOD_TOKEN: &str = "k8s-aws-v1.good";
+pub(crate) const GOOD_TOKEN: &str = "k8s-aws-v1.good";
 const USER: &str = "arn:aws:iam::123456789012:role/airflow";
 
 /// What `kubectl get` sends: a server-side printed table if the server can, else JSON.
 const KUBECTL_ACCEPT: &str = "application/json;as=Table;v=v1;g=meta.k8s.io,\
                               application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json";
 
-fn tokens() -> Arc<StaticTokens> {
+pub(crate) fn tokens() -> Arc<StaticTokens> {
     Arc::new(StaticTokens::new([(GOOD_TOKEN, USER)]))
 }
 
@@ -36,7 +36,7 @@ async fn start() -> FakeKube {
 }
 
 /// A TLS client trusting exactly the CAs in `pem` (none if empty), on the same provider.
-fn connector(pem: &str) -> TlsConnector {
+pub(crate) fn connector(pem: &str) -> TlsConnector {
     let mut roots = RootCertStore::empty();
     for certificate in CertificateDer::pem_slice_iter(pem.as_bytes()) {
         roots.add(certificate.unwrap()).unwrap();
@@ -50,7 +50,7 @@ fn connector(pem: &str) -> TlsConnector {
     TlsConnector::from(Arc::new(config))
 }
 
-fn address(fake: &FakeKube) -> String {
+pub(crate) fn address(fake: &FakeKube) -> String {
     fake.endpoint().strip_prefix("https://").unwrap().to_owned()
 }
 

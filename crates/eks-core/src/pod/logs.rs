@@ -1,0 +1,273 @@
+//! Following a container's log so that every line arrives exactly once, in order, even when
+//! the stream drops. KubernetesPodOperator resumes a dropped stream from the last timestamp
+//! rounded to the second, which repeats lines (and can lose the last ones written before the
+//! container exits). Here every line is read with its RFC3339Nano timestamp; a resumed stream
+//! asks for `sinceTime` = the second of the last timestamp seen (the API server passes
+//! `sinceTime` to the kubelet at whole seconds, and returns lines at or after it) and drops
+//! what was already delivered: lines older than the last timestamp, and as many lines stamped
+//! exactly with it as were already passed on. When the container has terminated, one last read
+//! without `follow` catches lines written after the stream dropped.
+
+use std::time::Duration;
+
+use futures::{AsyncBufReadExt, StreamExt};
+use jiff::Timestamp;
+use k8s_openapi::api::core::v1::Pod;
+use kube::Api;
+use kube::api::LogParams;
+
+use crate::error::Error;
+use crate::interrupt::Interrupt;
+
+/// Where in the log the reader is: the newest timestamp delivered and how many lines carried
+/// exactly that timestamp.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LogCursor {
+    last: Option<Timestamp>,
+    delivered_at_last: usize,
+}
+
+/// What a line means to the reader.
+#[derive(Debug, PartialEq, Eq)]
+pub enum LineVerdict<'a> {
+    /// New: pass on this text.
+    Deliver(&'a str),
+    /// Already delivered before the stream was resumed.
+    Duplicate,
+}
+
+impl LogCursor {
+    /// Where a resumed stream should start.
+    pub fn since(&self) -> Option<Timestamp> {
+        self.last
+    }
+
+    /// Start reading a new stream from `since()`: the lines stamped exactly `last` that were
+    /// delivered will be sent again, and skipped.
+    pub fn resume(&self) -> Resumed {
+        Resumed {
+            cursor: self.clone(),
+            to_skip_at_last: self.delivered_at_last,
+        }
+    }
+}
+
+/// A cursor positioned on a (re)opened stream.
+#[derive(Debug, Clone)]
+pub struct Resumed {
+    cursor: LogCursor,
+    to_skip_at_last: usize,
+}
+
+impl Resumed {
+    /// Judge one raw line (`<timestamp> <text>`), moving the cursor past delivered lines.
+    pub fn judge<'a>(&mut self, raw: &'a str) -> LineVerdict<'a> {
+        let (stamp, text) = raw.split_once(' ').unwrap_or((raw, ""));
+        let Ok(at) = stamp.parse::<Timestamp>() else {
+            // No timestamp (it should not happen with timestamps=true): deliver, keep position.
+            return LineVerdict::Deliver(raw);
+        };
+        match self.cursor.last {
+            Some(last) if at < last => return LineVerdict::Duplicate,
+            Some(last) if at == last => {
+                if self.to_skip_at_last > 0 {
+                    self.to_skip_at_last -= 1;
+                    return LineVerdict::Duplicate;
+                }
+                self.cursor.delivered_at_last += 1;
+            }
+            _ => {
+                self.cursor.last = Some(at);
+                self.cursor.delivered_at_last = 1;
+                self.to_skip_at_last = 0;
+            }
+        }
+        LineVerdict::Deliver(text)
+    }
+
+    pub fn cursor(&self) -> &LogCursor {
+        &self.cursor
+    }
+}
+
+/// How a follow went.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Followed {
+    pub lines: u64,
+    pub bytes: u64,
+    /// Times the stream dropped and was resumed.
+    pub resumed: u32,
+    pub duplicates_dropped: u64,
+}
+
+/// Streams dropped more often than this in a row (with no line between) end the follow.
+const MAX_EMPTY_RESUMES: u32 = 20;
+
+/// Follow `container` of `pod` until it terminates, passing each new line's text to `emit`.
+/// `terminated` says whether the container has finished (asked when a stream ends).
+pub async fn follow<T, TFut>(
+    pods: &Api<Pod>,
+    pod: &str,
+    container: &str,
+    interrupt: &Interrupt,
+    mut terminated: T,
+    emit: &mut (dyn FnMut(&str) + Send),
+) -> Result<Followed, Error>
+where
+    T: FnMut() -> TFut,
+    TFut: std::future::Future<Output = Result<bool, Error>>,
+{
+    let mut cursor = LogCursor::default();
+    let mut stats = Followed::default();
+    let mut empty_resumes = 0;
+    let during = format!("following the log of {pod}/{container}");
+    loop {
+        let finished = terminated().await?;
+        let mut params = LogParams {
+            container: Some(container.to_owned()),
+            follow: !finished,
+            timestamps: true,
+            ..LogParams::default()
+        };
+        // The API server carries sinceTime to the kubelet at whole seconds (and kube-rs rounds
+        // to the nearest one, which could skip lines): ask from the second before, and let the
+        // cursor drop what was already delivered.
+        params.since_time = cursor
+            .since()
+            .and_then(|t| Timestamp::from_second(t.as_second()).ok());
+        let before = stats.lines;
+        let mut resumed = cursor.resume();
+        match interrupt
+            .run(pods.log_stream(pod, &params), &during)
+            .await?
+        {
+            Ok(stream) => {
+                let mut lines = stream.lines();
+                loop {
+                    let next = interrupt.run(lines.next(), &during).await?;
+                    match next {
+                        Some(Ok(raw)) => match resumed.judge(&raw) {
+                            LineVerdict::Deliver(text) => {
+                                stats.lines += 1;
+                                stats.bytes += text.len() as u64 + 1;
+                                emit(text);
+                            }
+                            LineVerdict::Duplicate => stats.duplicates_dropped += 1,
+                        },
+                        // A dropped connection: resume from the cursor.
+                        Some(Err(e)) => {
+                            tracing::debug!("log stream of {pod}/{container} broke: {e}");
+                            break;
+                        }
+                        None => break,
+                    }
+                }
+            }
+            Err(e) => tracing::debug!("log stream of {pod}/{container} could not open: {e}"),
+        }
+        cursor = resumed.cursor().clone();
+        if finished {
+            return Ok(stats);
+        }
+        if stats.lines == before {
+            empty_resumes += 1;
+            if empty_resumes > MAX_EMPTY_RESUMES {
+                return Err(Error::Internal(format!(
+                    "the log stream of {pod}/{container} kept dropping without a line; giving up following it"
+                )));
+            }
+            interrupt
+                .sleep(
+                    Duration::from_millis(200 * u64::from(empty_resumes.min(10))),
+                    &during,
+                )
+                .await?;
+        } else {
+            empty_resumes = 0;
+        }
+        stats.resumed += 1;
+        tracing::debug!(
+            "resuming the log of {pod}/{container} from {:?}",
+            cursor.since()
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(ts: &str, text: &str) -> String {
+        format!("{ts} {text}")
+    }
+
+    #[test]
+    fn a_resumed_stream_drops_exactly_what_was_delivered() {
+        let first = [
+            line("2026-12-04T10:00:00.1Z", "one"),
+            line("2026-12-04T10:00:00.2Z", "two"),
+            line("2026-12-04T10:00:00.2Z", "two-bis"),
+        ];
+        let mut resumed = LogCursor::default().resume();
+        let delivered: Vec<_> = first.iter().map(|l| resumed.judge(l)).collect();
+        assert!(
+            delivered
+                .iter()
+                .all(|v| matches!(v, LineVerdict::Deliver(_)))
+        );
+        // The server resends from sinceTime=.2 inclusive: both .2 lines, then new ones.
+        let mut again = resumed.cursor().resume();
+        assert_eq!(
+            again.judge(&line("2026-12-04T10:00:00.2Z", "two")),
+            LineVerdict::Duplicate
+        );
+        assert_eq!(
+            again.judge(&line("2026-12-04T10:00:00.2Z", "two-bis")),
+            LineVerdict::Duplicate
+        );
+        assert_eq!(
+            again.judge(&line("2026-12-04T10:00:00.2Z", "two-ter")),
+            LineVerdict::Deliver("two-ter")
+        );
+        assert_eq!(
+            again.judge(&line("2026-12-04T10:00:00.3Z", "three")),
+            LineVerdict::Deliver("three")
+        );
+        assert_eq!(
+            again.judge(&line("2026-12-04T10:00:00.05Z", "older")),
+            LineVerdict::Duplicate
+        );
+    }
+
+    #[test]
+    fn trimmed_nanosecond_stamps_compare_as_times_not_strings() {
+        // RFC3339Nano trims trailing zeros: ".1Z" and ".12Z" must order by time.
+        let mut resumed = LogCursor::default().resume();
+        assert_eq!(
+            resumed.judge(&line("2026-12-04T10:00:00.12Z", "a")),
+            LineVerdict::Deliver("a")
+        );
+        let mut again = resumed.cursor().resume();
+        assert_eq!(
+            again.judge(&line("2026-12-04T10:00:00.1Z", "older")),
+            LineVerdict::Duplicate
+        );
+        assert_eq!(
+            again.judge(&line("2026-12-04T10:00:01Z", "b")),
+            LineVerdict::Deliver("b")
+        );
+    }
+
+    #[test]
+    fn text_keeps_its_spaces() {
+        let mut resumed = LogCursor::default().resume();
+        assert_eq!(
+            resumed.judge("2026-12-04T10:00:00Z  indented text "),
+            LineVerdict::Deliver(" indented text ")
+        );
+        assert_eq!(
+            resumed.judge("2026-12-04T10:00:01Z"),
+            LineVerdict::Deliver("")
+        );
+    }
+}

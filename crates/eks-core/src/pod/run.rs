@@ -1,0 +1,463 @@
+//! Running a task's pod to the end, as KubernetesPodOperator does: find a pod of the same
+//! task to re-attach to or create one, wait for it to start (failing fast on an image that
+//! cannot be pulled, a pod that cannot be scheduled, or the startup timeout), follow its
+//! logs, wait for it to finish, and clean up as asked. A signal deletes the pod (unless it
+//! is to be kept) before returning, so no path leaves an orphan without saying so.
+
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::core::v1::{ContainerStatus, Event, Pod};
+use kube::Api;
+use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use super::logs;
+use super::spec::{ALREADY_CHECKED_LABEL, BASE_CONTAINER, TaskIdentity, XCOM_SIDECAR};
+use crate::error::{Error, Failure, Leftover};
+use crate::interrupt::Interrupt;
+
+/// What to do with the pod once it has finished (KPO's `on_finish_action`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OnFinish {
+    #[default]
+    DeletePod,
+    DeleteSucceededPod,
+    KeepPod,
+}
+
+/// Which containers' logs to follow (KPO's `container_logs`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum ContainerLogs {
+    #[default]
+    Base,
+    All,
+    Named(Vec<String>),
+}
+
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub startup_timeout: Duration,
+    /// How long the pod may stay unschedulable; `None` means the startup timeout.
+    pub schedule_timeout: Option<Duration>,
+    pub get_logs: bool,
+    pub container_logs: ContainerLogs,
+    pub on_finish: OnFinish,
+    pub log_events_on_failure: bool,
+    pub reattach_on_restart: bool,
+    /// Between two looks at the pod's status.
+    pub poll_interval: Duration,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            startup_timeout: Duration::from_secs(120),
+            schedule_timeout: None,
+            get_logs: true,
+            container_logs: ContainerLogs::Base,
+            on_finish: OnFinish::DeletePod,
+            log_events_on_failure: false,
+            reattach_on_restart: true,
+            poll_interval: Duration::from_secs(1),
+        }
+    }
+}
+
+/// How one container ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ContainerOutcome {
+    pub name: String,
+    pub exit_code: Option<i32>,
+    pub reason: Option<String>,
+    /// The termination message (`/dev/termination-log`), when the container wrote one.
+    pub message: Option<String>,
+}
+
+/// The end of a run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PodOutcome {
+    pub pod_name: String,
+    pub pod_namespace: String,
+    /// `Succeeded` or `Failed`.
+    pub phase: String,
+    pub containers: Vec<ContainerOutcome>,
+    /// True when an existing pod of the same task was followed instead of a new one created.
+    pub reattached: bool,
+    /// True when the pod was deleted at the end.
+    pub deleted: bool,
+    pub log_lines: u64,
+    pub log_resumes: u32,
+}
+
+impl PodOutcome {
+    pub fn base_exit_code(&self) -> Option<i32> {
+        self.containers
+            .iter()
+            .find(|c| c.name == BASE_CONTAINER)
+            .and_then(|c| c.exit_code)
+    }
+}
+
+/// Lines from a container's log: `(container, text)`.
+pub type LogSink = dyn FnMut(&str, &str) + Send;
+
+fn api_error(operation: &'static str, e: kube::Error) -> Error {
+    let (code, transient) = match &e {
+        kube::Error::Api(status) => (
+            Some(status.reason.clone()),
+            status.code >= 500 || status.code == 429,
+        ),
+        _ => (None, true),
+    };
+    Error::Api {
+        operation,
+        code,
+        message: crate::error::chain(&e),
+        transient,
+        source: Box::new(e),
+    }
+}
+
+/// Find this task's running pod to follow again, if re-attaching is on.
+async fn find_existing(pods: &Api<Pod>, task: &TaskIdentity) -> Result<Option<Pod>, Error> {
+    let Some(selector) = task.reattach_selector() else {
+        return Ok(None);
+    };
+    let found = pods
+        .list(&ListParams::default().labels(&selector))
+        .await
+        .map_err(|e| api_error("ListPods", e))?;
+    let live: Vec<Pod> = found
+        .items
+        .into_iter()
+        .filter(|p| p.metadata.deletion_timestamp.is_none())
+        .collect();
+    match live.len() {
+        0 => Ok(None),
+        1 => Ok(live.into_iter().next()),
+        n => Err(Error::Conflict(format!(
+            "{n} pods match this task ({selector}); delete the extra ones or pass --reattach-on-restart=false"
+        ))),
+    }
+}
+
+fn phase(pod: &Pod) -> &str {
+    pod.status
+        .as_ref()
+        .and_then(|s| s.phase.as_deref())
+        .unwrap_or("Pending")
+}
+
+fn statuses(pod: &Pod) -> Vec<ContainerStatus> {
+    pod.status
+        .as_ref()
+        .and_then(|s| s.container_statuses.clone())
+        .unwrap_or_default()
+}
+
+/// Waiting reasons that will not go away by waiting.
+const FATAL_WAITING: &[&str] = &[
+    "ErrImagePull",
+    "ImagePullBackOff",
+    "InvalidImageName",
+    "CreateContainerConfigError",
+    "CreateContainerError",
+];
+
+/// Why a pending pod will not start, when that is already certain.
+fn start_failure(pod: &Pod, pending_for: Duration, options: &RunOptions) -> Option<String> {
+    for status in statuses(pod) {
+        if let Some(waiting) = status.state.as_ref().and_then(|s| s.waiting.as_ref())
+            && let Some(reason) = waiting.reason.as_deref()
+            && FATAL_WAITING.contains(&reason)
+        {
+            return Some(format!(
+                "container {} cannot start: {reason}{}",
+                status.name,
+                waiting
+                    .message
+                    .as_deref()
+                    .map(|m| format!(": {m}"))
+                    .unwrap_or_default()
+            ));
+        }
+    }
+    let unschedulable = pod
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .and_then(|conditions| {
+            conditions.iter().find(|c| {
+                c.type_ == "PodScheduled"
+                    && c.status == "False"
+                    && c.reason.as_deref() == Some("Unschedulable")
+            })
+        });
+    if let Some(condition) = unschedulable
+        && pending_for >= options.schedule_timeout.unwrap_or(options.startup_timeout)
+    {
+        return Some(format!(
+            "the pod cannot be scheduled: {}",
+            condition.message.as_deref().unwrap_or("Unschedulable")
+        ));
+    }
+    None
+}
+
+/// The container outcomes of a finished pod.
+fn outcomes(pod: &Pod) -> Vec<ContainerOutcome> {
+    statuses(pod)
+        .into_iter()
+        .filter(|s| s.name != XCOM_SIDECAR)
+        .map(|s| {
+            let terminated = s.state.as_ref().and_then(|st| st.terminated.as_ref());
+            ContainerOutcome {
+                name: s.name.clone(),
+                exit_code: terminated.map(|t| t.exit_code),
+                reason: terminated.and_then(|t| t.reason.clone()),
+                message: terminated
+                    .and_then(|t| t.message.clone())
+                    .filter(|m| !m.trim().is_empty()),
+            }
+        })
+        .collect()
+}
+
+fn container_terminated(pod: &Pod, container: &str) -> bool {
+    statuses(pod)
+        .iter()
+        .find(|s| s.name == container)
+        .is_some_and(|s| s.state.as_ref().is_some_and(|st| st.terminated.is_some()))
+}
+
+/// The pod's events, oldest first, as `reason: message` lines.
+pub async fn pod_events(events: &Api<Event>, pod: &str) -> Result<Vec<String>, Error> {
+    let list = events
+        .list(&ListParams::default().fields(&format!("involvedObject.name={pod}")))
+        .await
+        .map_err(|e| api_error("ListEvents", e))?;
+    Ok(list
+        .items
+        .iter()
+        .map(|e| {
+            format!(
+                "{}: {}",
+                e.reason.as_deref().unwrap_or("Unknown"),
+                e.message.as_deref().unwrap_or_default()
+            )
+        })
+        .collect())
+}
+
+/// Run `pod` (already built, named and labelled) to the end.
+pub async fn run_pod(
+    pods: &Api<Pod>,
+    events: &Api<Event>,
+    pod: Value,
+    task: &TaskIdentity,
+    options: &RunOptions,
+    interrupt: &Interrupt,
+    sink: &mut LogSink,
+) -> Result<PodOutcome, Failure> {
+    let existing = if options.reattach_on_restart {
+        find_existing(pods, task).await?
+    } else {
+        None
+    };
+    let reattached = existing.is_some();
+    let created = match existing {
+        Some(pod) => {
+            tracing::info!(
+                "re-attaching to the running pod {} of this task",
+                pod.metadata.name.as_deref().unwrap_or("?")
+            );
+            pod
+        }
+        None => {
+            interrupt.check("creating the pod")?;
+            let spec: Pod = serde_json::from_value(pod)
+                .map_err(|e| Error::Internal(format!("the pod spec is not a Pod: {e}")))?;
+            pods.create(&PostParams::default(), &spec)
+                .await
+                .map_err(|e| api_error("CreatePod", e))?
+        }
+    };
+    let name = created.metadata.name.clone().unwrap_or_default();
+    let namespace = created.metadata.namespace.clone().unwrap_or_default();
+    tracing::info!("pod {namespace}/{name} created");
+    let leftover = |status: &str, note: &str| Leftover {
+        resource: format!("pod/{namespace}/{name}"),
+        status: status.to_owned(),
+        note: note.to_owned(),
+    };
+
+    let result = follow_to_the_end(pods, &name, options, interrupt, sink).await;
+    let (outcome_pod, followed) = match result {
+        Ok(done) => done,
+        Err(error) => {
+            // Startup failed, or a signal, or the API went away: clean up per the action.
+            if options.log_events_on_failure
+                && let Ok(lines) = pod_events(events, &name).await
+            {
+                for line in lines {
+                    tracing::warn!("event: {line}");
+                }
+            }
+            let keep = options.on_finish == OnFinish::KeepPod;
+            return Err(match (keep, delete(pods, &name).await) {
+                (true, _) => Failure::from(error)
+                    .leaving(leftover("Running", "kept (--on-finish-action keep_pod)")),
+                (false, Ok(())) => Failure::from(error),
+                (false, Err(e)) => Failure::from(error)
+                    .leaving(leftover("Unknown", &format!("deleting it failed: {e}"))),
+            });
+        }
+    };
+
+    let phase = phase(&outcome_pod).to_owned();
+    let succeeded = phase == "Succeeded";
+    if !succeeded && options.log_events_on_failure {
+        for line in pod_events(events, &name).await.unwrap_or_default() {
+            tracing::warn!("event: {line}");
+        }
+    }
+    let delete_it = match options.on_finish {
+        OnFinish::DeletePod => true,
+        OnFinish::DeleteSucceededPod => succeeded,
+        OnFinish::KeepPod => false,
+    };
+    let deleted = if delete_it {
+        delete(pods, &name).await.map(|_| true).map_err(|e| {
+            Failure::from(e).leaving(leftover(&phase, "finished, but deleting it failed"))
+        })?
+    } else {
+        // A kept pod must never be re-attached to by a retry.
+        mark_checked(pods, &name).await?;
+        false
+    };
+    Ok(PodOutcome {
+        pod_name: name,
+        pod_namespace: namespace,
+        phase,
+        containers: outcomes(&outcome_pod),
+        reattached,
+        deleted,
+        log_lines: followed.lines,
+        log_resumes: followed.resumed,
+    })
+}
+
+async fn delete(pods: &Api<Pod>, name: &str) -> Result<(), Error> {
+    match pods.delete(name, &DeleteParams::default()).await {
+        Ok(_) => {
+            tracing::info!("pod {name} deleted");
+            Ok(())
+        }
+        Err(kube::Error::Api(status)) if status.code == 404 => Ok(()),
+        Err(e) => Err(api_error("DeletePod", e)),
+    }
+}
+
+async fn mark_checked(pods: &Api<Pod>, name: &str) -> Result<(), Error> {
+    let patch = json!({"metadata": {"labels": {ALREADY_CHECKED_LABEL: "True"}}});
+    pods.patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .map(|_| ())
+        .map_err(|e| api_error("PatchPod", e))
+}
+
+/// Wait for the start, follow the logs, wait for the end.
+async fn follow_to_the_end(
+    pods: &Api<Pod>,
+    name: &str,
+    options: &RunOptions,
+    interrupt: &Interrupt,
+    sink: &mut LogSink,
+) -> Result<(Pod, logs::Followed), Error> {
+    let started = Instant::now();
+    loop {
+        let pod = pods.get(name).await.map_err(|e| api_error("GetPod", e))?;
+        match phase(&pod) {
+            "Running" | "Succeeded" | "Failed" => break,
+            _ => {}
+        }
+        if let Some(why) = start_failure(&pod, started.elapsed(), options) {
+            return Err(Error::ResourceFailed {
+                resource: format!("pod/{name}"),
+                state: "Pending".into(),
+                reason: Some(why),
+            });
+        }
+        if started.elapsed() >= options.startup_timeout {
+            return Err(Error::Timeout {
+                resource: format!("pod/{name}"),
+                target: "Running".into(),
+                last_state: "Pending".into(),
+                attempts: 0,
+                elapsed: started.elapsed(),
+            });
+        }
+        interrupt
+            .sleep(options.poll_interval, "waiting for the pod to start")
+            .await?;
+    }
+
+    let mut followed = logs::Followed::default();
+    if options.get_logs {
+        let pod = pods.get(name).await.map_err(|e| api_error("GetPod", e))?;
+        let names: Vec<String> = match &options.container_logs {
+            ContainerLogs::Base => vec![BASE_CONTAINER.to_owned()],
+            ContainerLogs::Named(names) => names.clone(),
+            ContainerLogs::All => pod
+                .spec
+                .as_ref()
+                .map(|s| {
+                    s.containers
+                        .iter()
+                        .map(|c| c.name.clone())
+                        .filter(|n| n != XCOM_SIDECAR)
+                        .collect()
+                })
+                .unwrap_or_default(),
+        };
+        // One container after another: lines of each stay together and in order.
+        for container in names {
+            let mut emit = |text: &str| sink(&container, text);
+            let stats = logs::follow(
+                pods,
+                name,
+                &container,
+                interrupt,
+                || async {
+                    let pod = pods.get(name).await.map_err(|e| api_error("GetPod", e))?;
+                    Ok(container_terminated(&pod, &container)
+                        || matches!(phase(&pod), "Succeeded" | "Failed"))
+                },
+                &mut emit,
+            )
+            .await?;
+            followed.lines += stats.lines;
+            followed.bytes += stats.bytes;
+            followed.resumed += stats.resumed;
+            followed.duplicates_dropped += stats.duplicates_dropped;
+        }
+    }
+    loop {
+        let pod = pods.get(name).await.map_err(|e| api_error("GetPod", e))?;
+        if matches!(phase(&pod), "Succeeded" | "Failed") {
+            return Ok((pod, followed));
+        }
+        // The sidecar idles until told to stop; the base container decides the outcome.
+        if container_terminated(&pod, BASE_CONTAINER)
+            && statuses(&pod).iter().all(|s| {
+                s.name == XCOM_SIDECAR || s.state.as_ref().is_some_and(|st| st.terminated.is_some())
+            })
+        {
+            return Ok((pod, followed));
+        }
+        interrupt
+            .sleep(options.poll_interval, "waiting for the pod to finish")
+            .await?;
+    }
+}
