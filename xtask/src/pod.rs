@@ -47,6 +47,10 @@ pub fn scenarios() -> Vec<Scenario> {
             "eks-pod: a restarted task re-attaches to its running pod",
             pod_reattach,
         ),
+        (
+            "eks-pod: --do-xcom-push returns the JSON result through KPO's sidecar",
+            pod_xcom,
+        ),
     ]
 }
 
@@ -96,9 +100,15 @@ fn pod_args<'a>(script: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
     args
 }
 
-fn run_pod(ctx: &Ctx, plane: &Plane, args: &[&str]) -> Result<proc::Outcome, String> {
+/// The binaries' environment for this plane, polling fast to match the fake's time scale.
+fn pod_env(ctx: &Ctx, plane: &Plane) -> Vec<(String, String)> {
     let mut env = env_for(&plane.eks.uri(), &ctx.home);
     env.push(("EKS_POD_POLL_INTERVAL".into(), "0.05".into()));
+    env
+}
+
+fn run_pod(ctx: &Ctx, plane: &Plane, args: &[&str]) -> Result<proc::Outcome, String> {
+    let env = pod_env(ctx, plane);
     proc::run(
         &ctx.bin("eks-pod"),
         &Ctx::args(args),
@@ -267,8 +277,7 @@ fn pod_skip_and_keep(ctx: &Ctx) -> Result<(), String> {
 
 fn pod_sigterm(ctx: &Ctx) -> Result<(), String> {
     let plane = plane(ctx, "pods", Duration::from_secs(900))?;
-    let mut env = env_for(&plane.eks.uri(), &ctx.home);
-    env.push(("EKS_POD_POLL_INTERVAL".into(), "0.05".into()));
+    let env = pod_env(ctx, &plane);
     let mut running = proc::spawn(
         &ctx.bin("eks-pod"),
         &Ctx::args(&pod_args(r#"echo started; sleep 600"#, &[])),
@@ -345,8 +354,7 @@ fn pod_cannot_start(ctx: &Ctx) -> Result<(), String> {
 
 fn pod_reattach(ctx: &Ctx) -> Result<(), String> {
     let plane = plane(ctx, "pods", Duration::from_secs(900))?;
-    let mut env = env_for(&plane.eks.uri(), &ctx.home);
-    env.push(("EKS_POD_POLL_INTERVAL".into(), "0.05".into()));
+    let env = pod_env(ctx, &plane);
     let script = r#"for i in $(seq 1 30); do echo "r $i"; sleep 1; done"#;
     let args = pod_args(script, &["--try-number", "1"]);
     let mut first = proc::spawn(&ctx.bin("eks-pod"), &Ctx::args(&args), &env)?;
@@ -378,5 +386,47 @@ fn pod_reattach(ctx: &Ctx) -> Result<(), String> {
     ensure(lines.last().map(String::as_str) == Some("r 30"), || {
         format!("the re-attached run did not follow to the end: {lines:?}")
     })?;
+    await_no_pods(&plane)
+}
+
+fn pod_xcom(ctx: &Ctx) -> Result<(), String> {
+    let plane = plane(ctx, "pods", Duration::from_secs(900))?;
+    let script = r#"echo computing; echo '{"rows": 3, "ok": true}' > /airflow/xcom/return.json"#;
+    let json = run_pod(ctx, &plane, &pod_args(script, &["--do-xcom-push"]))?.expect(0)?;
+    ensure(
+        json["return_value"] == serde_json::json!({"rows": 3, "ok": true}),
+        || format!("{json}"),
+    )?;
+    ensure(
+        json["phase"] == "Succeeded" && json["containers"].as_array().map(Vec::len) == Some(1),
+        || format!("the sidecar is not the task's business: {json}"),
+    )?;
+    await_no_pods(&plane)?;
+    let json = run_pod(
+        ctx,
+        &plane,
+        &pod_args("printf '' > /airflow/xcom/return.json", &["--do-xcom-push"]),
+    )?
+    .expect(0)?;
+    ensure(
+        json["return_value"].is_null() && json.get("return_value").is_some(),
+        || format!("an empty file must be null: {json}"),
+    )?;
+    await_no_pods(&plane)?;
+    let json = run_pod(
+        ctx,
+        &plane,
+        &pod_args(
+            "echo not-json > /airflow/xcom/return.json",
+            &["--do-xcom-push"],
+        ),
+    )?
+    .expect(4)?;
+    ensure(
+        json["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("/airflow/xcom/return.json") && m.contains("not JSON")),
+        || format!("{json}"),
+    )?;
     await_no_pods(&plane)
 }

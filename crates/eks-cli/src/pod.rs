@@ -13,6 +13,8 @@ use eks_core::{Error, Failure, InputError, Interrupt, validate};
 use serde::Serialize;
 use serde_json::Value;
 
+use eks_core::pod::run::LogSink;
+
 use crate::{AwsArgs, Cli, LogArgs, parse_string_map};
 
 /// Run a pod on an EKS cluster to the end, as Airflow's EksPodOperator: logs to stderr, one
@@ -110,6 +112,10 @@ pub struct Args {
     /// Base container exit codes that mean "skip" (exit 99): a JSON list or comma-separated
     #[arg(long)]
     pub skip_on_exit_code: Option<String>,
+    /// Return the JSON the container writes to /airflow/xcom/return.json as `return_value`
+    #[arg(long, num_args = 0..=1, require_equals = true, default_value = "false", default_missing_value = "true",
+          value_parser = clap::builder::BoolishValueParser::new(), env = "EKS_POD_DO_XCOM_PUSH")]
+    pub do_xcom_push: bool,
 
     /// Airflow's dag_id, for labels and re-attachment [default: AIRFLOW_CTX_DAG_ID]
     #[arg(long)]
@@ -355,7 +361,7 @@ impl Args {
             image_pull_policy: self.image_pull_policy.clone(),
             termination_grace_period: self.termination_grace_period,
             active_deadline_seconds: self.active_deadline_seconds,
-            do_xcom_push: false,
+            do_xcom_push: self.do_xcom_push,
             task: task.clone(),
         };
         let pod = build_pod(base, &params)?;
@@ -392,6 +398,7 @@ impl Args {
             log_events_on_failure: self.log_events_on_failure,
             reattach_on_restart: self.reattach_on_restart,
             poll_interval: self.poll_interval,
+            do_xcom_push: self.do_xcom_push,
         };
         Ok((pod, task, options))
     }
@@ -426,11 +433,10 @@ pub async fn run(args: Args, interrupt: Interrupt) -> Result<PodOutcome, Failure
             .await?;
     let pods = kube::Api::namespaced(client.clone(), &args.namespace);
     let events = kube::Api::namespaced(client, &args.namespace);
-    let mut stderr_sink = |container: &str, line: &str| {
-        use std::io::Write;
-        let mut err = std::io::stderr().lock();
-        let _ = writeln!(err, "[{container}] {line}");
-    };
+    let mut stderr_sink = StderrLines(std::io::BufWriter::with_capacity(
+        64 * 1024,
+        std::io::stderr(),
+    ));
     let outcome = run_pod(
         &pods,
         &events,
@@ -440,7 +446,9 @@ pub async fn run(args: Args, interrupt: Interrupt) -> Result<PodOutcome, Failure
         &interrupt,
         &mut stderr_sink,
     )
-    .await?;
+    .await;
+    stderr_sink.flush();
+    let outcome = outcome?;
     let base = outcome.base_exit_code();
     if let Some(code) = base.filter(|c| skip_codes.contains(c)) {
         return Err(Failure {
@@ -477,6 +485,20 @@ pub async fn run(args: Args, interrupt: Interrupt) -> Result<PodOutcome, Failure
         });
     }
     Ok(outcome)
+}
+
+/// Container lines on stderr as `[container] line`, written a network chunk at a time.
+struct StderrLines(std::io::BufWriter<std::io::Stderr>);
+
+impl eks_core::pod::run::LogSink for StderrLines {
+    fn line(&mut self, container: &str, text: &str) {
+        use std::io::Write;
+        let _ = writeln!(self.0, "[{container}] {text}");
+    }
+    fn flush(&mut self) {
+        use std::io::Write;
+        let _ = self.0.flush();
+    }
 }
 
 pub fn main() -> std::process::ExitCode {

@@ -49,7 +49,9 @@
 //!   `Unschedulable`, event `FailedScheduling`), image pulls (an image whose name contains
 //!   `does-not-exist` fails: waiting `ErrImagePull` then `ImagePullBackOff`, events `Failed`
 //!   and `BackOff`), then all containers start (`Running`, events `Scheduled`, `Pulling`,
-//!   `Pulled`, `Created`, `Started`) and run their command (below); a container's exit gives
+//!   `Pulled`, `Created`, `Started`) and run their command (below); the pod stays `Running`
+//!   while any container runs (so a pod with KPO's xcom sidecar ends only once the sidecar
+//!   is stopped); a container's exit gives
 //!   a `terminated` state with `exitCode`, `reason` (`Completed`/`Error`), `message` (what
 //!   it wrote to `/dev/termination-log`), `startedAt` and `finishedAt`; the pod ends
 //!   `Succeeded` when every container exited 0, else `Failed` (containers are never
@@ -63,6 +65,26 @@
 //!   its last lines are sent; 400 `BadRequest` while the container is waiting
 //!   (`container "x" in pod "y" is waiting to start: ContainerCreating`) and when a pod with
 //!   several containers is asked without `container`;
+//! - exec: `GET|POST .../pods/{name}/exec?command=...&command=...&container=C&stdout=true&
+//!   stderr=true` as a WebSocket upgrade (RFC 6455: `Connection: Upgrade`, `Upgrade:
+//!   websocket`, `Sec-WebSocket-Key`, and a `Sec-WebSocket-Protocol` offer of which the fake
+//!   picks `v4.channel.k8s.io`, else `channel.k8s.io`), answered `101 Switching Protocols`
+//!   with `Sec-WebSocket-Accept` and the protocol chosen; the command (below) runs in the
+//!   container's sandbox, and its output comes as unmasked binary frames whose first byte is
+//!   the channel: an empty frame on each open channel first, then 1 stdout and 2 stderr as
+//!   written, then on 3 the exit status (v4: `{"metadata":{},"status":"Success"}`, or
+//!   `"Failure"` with reason `NonZeroExitCode` and `details.causes[0]` `{"reason":
+//!   "ExitCode", "message": "N"}`; `channel.k8s.io`: the message as text, nothing on
+//!   success), then a close frame (1000) and the end of the connection; what the client
+//!   sends is read and ignored. Before upgrading: 401 as for any request, 404 for a missing
+//!   pod or container, 400 for a completed pod (`cannot exec into a container in a completed
+//!   pod; current phase is Succeeded`), a container that is not running (`container not
+//!   found ("x")`), no command, `stdin`/`tty` (not supported), or a request that is not a
+//!   WebSocket upgrade. An exec runs what a container runs (the subset below; a bare
+//!   command outside it is `sh: CMD: not found` on stderr, exit 127), so `cat FILE` reads
+//!   the pod's files and `kill -s SIGINT 1` signals the container's script: this is how
+//!   `KubernetesPodOperator` reads `/airflow/xcom/return.json` through its
+//!   `airflow-xcom-sidecar` and then stops it;
 //! - watch: `GET .../pods?watch=true` with `resourceVersion`, `labelSelector`,
 //!   `fieldSelector=metadata.name=X`, `allowWatchBookmarks` and `timeoutSeconds` streams
 //!   `{"type": "ADDED|MODIFIED|DELETED|BOOKMARK", "object": ...}` lines for every change
@@ -91,10 +113,19 @@
 //!   `\n`, `\t`, `\\`; the format repeats while arguments remain), either optionally
 //!   redirected with `> FILE` or `>> FILE`;
 //! - `sleep N` (decimal seconds), `exit [N]`, `true`, `:`;
-//! - `cat FILE` (exit 1 with `cat: FILE: No such file or directory` if missing), `touch FILE`;
+//! - `cat FILE` (exit 1 with `cat: can't open 'FILE': No such file or directory` on stderr,
+//!   as busybox words it, if missing), `touch FILE`, `test -f FILE` / `[ -f FILE ]` (status 0
+//!   or 1);
+//! - `trap "exit N" SIGNALS` (also single-quoted, `exit` alone for 0; signals `INT`, `TERM`,
+//!   with or without `SIG`, or `2`, `15`): from then on the signal makes the script exit
+//!   with `N`; a signal without a trap ends it with 128 + its number (130 for SIGINT);
+//! - `kill -s SIGNAL 1` (also `kill -SIGNAL 1`, `kill -N 1`, same signals): signals the
+//!   container's script (its first process), as an exec does to stop a sidecar;
 //! - `for VAR in $(seq A B); do ...; done` or `for VAR in WORDS; do ...; done`, with `$VAR`
 //!   or `${VAR}` in the body;
-//! - `until [ -f FILE ]; do ...; done` (also `until test -f FILE`).
+//! - `until [ -f FILE ]; do ...; done` (also `until test -f FILE`);
+//! - `while true; do ...; done` (also `while :`), left only by `exit`, a signal, or the pod's
+//!   end; KPO's sidecar is `trap "exit 0" INT; while true; do sleep 1; done;`.
 //!
 //! Words may be quoted with `'...'` or `"..."` (with `$VAR` inside double quotes). Files are
 //! one filesystem shared by the pod's containers (as if every path were on an `emptyDir`
@@ -102,13 +133,16 @@
 //! by the xcom sidecar with `cat`), except `/dev/termination-log`, which is per container.
 //! Anything else (pipes, `&&`, other commands, command substitution other than `seq`) makes
 //! the container write `eks-fake: unsupported statement ...` to its log and exit 127 before
-//! running any statement. Standard output and error both go to the container's log.
+//! running any statement. Standard output and error both go to the container's log (and to
+//! channels 1 and 2 of an exec). Signals act at once, even mid-`sleep` (a real `sh` runs its
+//! trap once the foreground `sleep` ends).
 //!
 //! Every request is recorded with its authentication outcome, for tests to assert on. It
 //! speaks HTTP/1.1 only (ALPN `http/1.1`), which both kubectl and kube-rs use.
 
 mod api;
 mod discovery;
+mod exec;
 mod kubelet;
 mod logs;
 mod pods;

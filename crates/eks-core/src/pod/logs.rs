@@ -10,7 +10,7 @@
 
 use std::time::Duration;
 
-use futures::{AsyncBufReadExt, StreamExt};
+use futures::{AsyncBufRead, AsyncBufReadExt};
 use jiff::Timestamp;
 use k8s_openapi::api::core::v1::Pod;
 use kube::Api;
@@ -100,10 +100,17 @@ pub struct Followed {
     pub duplicates_dropped: u64,
 }
 
+/// Where followed lines go. `flush` comes after each chunk read from the network, so a sink
+/// can buffer its writes (one write per chunk, not per line) without holding lines back.
+pub trait LineSink {
+    fn line(&mut self, text: &str);
+    fn flush(&mut self);
+}
+
 /// Streams dropped more often than this in a row (with no line between) end the follow.
 const MAX_EMPTY_RESUMES: u32 = 20;
 
-/// Follow `container` of `pod` until it terminates, passing each new line's text to `emit`.
+/// Follow `container` of `pod` until it terminates, passing each new line's text to `sink`.
 /// `terminated` says whether the container has finished (asked when a stream ends).
 pub async fn follow<T, TFut>(
     pods: &Api<Pod>,
@@ -111,7 +118,7 @@ pub async fn follow<T, TFut>(
     container: &str,
     interrupt: &Interrupt,
     mut terminated: T,
-    emit: &mut (dyn FnMut(&str) + Send),
+    sink: &mut (dyn LineSink + Send),
 ) -> Result<Followed, Error>
 where
     T: FnMut() -> TFut,
@@ -142,26 +149,54 @@ where
             .await?
         {
             Ok(stream) => {
-                let mut lines = stream.lines();
-                loop {
-                    let next = interrupt.run(lines.next(), &during).await?;
-                    match next {
-                        Some(Ok(raw)) => match resumed.judge(&raw) {
+                let mut reader = Box::pin(stream);
+                // A line split across chunks; dropped if the stream breaks before its end,
+                // since the resumed stream sends it whole.
+                let mut partial: Vec<u8> = Vec::new();
+                let mut deliver =
+                    |raw: &[u8], stats: &mut Followed, sink: &mut (dyn LineSink + Send)| {
+                        let raw = String::from_utf8_lossy(raw);
+                        match resumed.judge(&raw) {
                             LineVerdict::Deliver(text) => {
                                 stats.lines += 1;
                                 stats.bytes += text.len() as u64 + 1;
-                                emit(text);
+                                sink.line(text);
                             }
                             LineVerdict::Duplicate => stats.duplicates_dropped += 1,
-                        },
-                        // A dropped connection: resume from the cursor.
-                        Some(Err(e)) => {
+                        }
+                    };
+                loop {
+                    let chunk = interrupt.run(reader.fill_buf(), &during).await?;
+                    let buf = match chunk {
+                        Ok(buf) => buf,
+                        Err(e) => {
                             tracing::debug!("log stream of {pod}/{container} broke: {e}");
                             break;
                         }
-                        None => break,
+                    };
+                    if buf.is_empty() {
+                        if finished && !partial.is_empty() {
+                            deliver(&partial, &mut stats, sink);
+                        }
+                        break;
                     }
+                    let len = buf.len();
+                    let mut start = 0;
+                    for end in memchr_newlines(buf) {
+                        if partial.is_empty() {
+                            deliver(&buf[start..end], &mut stats, sink);
+                        } else {
+                            partial.extend_from_slice(&buf[start..end]);
+                            deliver(&partial, &mut stats, sink);
+                            partial.clear();
+                        }
+                        start = end + 1;
+                    }
+                    partial.extend_from_slice(&buf[start..]);
+                    reader.as_mut().consume(len);
+                    sink.flush();
                 }
+                sink.flush();
             }
             Err(e) => tracing::debug!("log stream of {pod}/{container} could not open: {e}"),
         }
@@ -191,6 +226,14 @@ where
             cursor.since()
         );
     }
+}
+
+/// Positions of `\n` in `buf`.
+fn memchr_newlines(buf: &[u8]) -> impl Iterator<Item = usize> + '_ {
+    buf.iter()
+        .enumerate()
+        .filter(|(_, b)| **b == b'\n')
+        .map(|(i, _)| i)
 }
 
 #[cfg(test)]

@@ -8,12 +8,13 @@ use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::{ContainerStatus, Event, Pod};
 use kube::Api;
-use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::api::{AttachParams, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use serde::Serialize;
 use serde_json::{Value, json};
+use tokio::io::AsyncReadExt;
 
 use super::logs;
-use super::spec::{ALREADY_CHECKED_LABEL, BASE_CONTAINER, TaskIdentity, XCOM_SIDECAR};
+use super::spec::{ALREADY_CHECKED_LABEL, BASE_CONTAINER, TaskIdentity, XCOM_FILE, XCOM_SIDECAR};
 use crate::error::{Error, Failure, Leftover};
 use crate::interrupt::Interrupt;
 
@@ -47,6 +48,8 @@ pub struct RunOptions {
     pub reattach_on_restart: bool,
     /// Between two looks at the pod's status.
     pub poll_interval: Duration,
+    /// Read `/airflow/xcom/return.json` through the XCom sidecar (the pod must have it).
+    pub do_xcom_push: bool,
 }
 
 impl Default for RunOptions {
@@ -60,6 +63,7 @@ impl Default for RunOptions {
             log_events_on_failure: false,
             reattach_on_restart: true,
             poll_interval: Duration::from_secs(1),
+            do_xcom_push: false,
         }
     }
 }
@@ -88,6 +92,10 @@ pub struct PodOutcome {
     pub deleted: bool,
     pub log_lines: u64,
     pub log_resumes: u32,
+    /// The JSON the container wrote to /airflow/xcom/return.json (null for an empty file),
+    /// with --do-xcom-push.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub return_value: Option<Value>,
 }
 
 impl PodOutcome {
@@ -99,8 +107,27 @@ impl PodOutcome {
     }
 }
 
-/// Lines from a container's log: `(container, text)`.
-pub type LogSink = dyn FnMut(&str, &str) + Send;
+/// Where the pod's log lines go, with the container they came from. `flush` follows each
+/// chunk read from the network.
+pub trait LogSink: Send {
+    fn line(&mut self, container: &str, text: &str);
+    fn flush(&mut self);
+}
+
+/// One container's lines into a [`LogSink`].
+struct ContainerSink<'a> {
+    container: &'a str,
+    sink: &'a mut dyn LogSink,
+}
+
+impl logs::LineSink for ContainerSink<'_> {
+    fn line(&mut self, text: &str) {
+        self.sink.line(self.container, text);
+    }
+    fn flush(&mut self) {
+        self.sink.flush();
+    }
+}
 
 fn api_error(operation: &'static str, e: kube::Error) -> Error {
     let (code, transient) = match &e {
@@ -258,7 +285,7 @@ pub async fn run_pod(
     task: &TaskIdentity,
     options: &RunOptions,
     interrupt: &Interrupt,
-    sink: &mut LogSink,
+    sink: &mut dyn LogSink,
 ) -> Result<PodOutcome, Failure> {
     let existing = if options.reattach_on_restart {
         find_existing(pods, task).await?
@@ -315,7 +342,48 @@ pub async fn run_pod(
         }
     };
 
-    let phase = phase(&outcome_pod).to_owned();
+    // The base container has finished; the sidecar still holds the result.
+    let mut return_value = None;
+    let mut outcome_pod = outcome_pod;
+    if options.do_xcom_push {
+        let base_ok = outcomes(&outcome_pod)
+            .iter()
+            .any(|c| c.name == BASE_CONTAINER && c.exit_code == Some(0));
+        let read = if base_ok {
+            Some(read_xcom(pods, &name).await)
+        } else {
+            None
+        };
+        // The sidecar is stopped either way, so the pod can finish.
+        let stopped = stop_sidecar(pods, &name, options, interrupt).await;
+        match (read, stopped) {
+            (Some(Err(e)), _) | (_, Err(e)) => {
+                let keep = options.on_finish == OnFinish::KeepPod;
+                let cleanup = if keep {
+                    Ok(())
+                } else {
+                    delete(pods, &name).await
+                };
+                let failure = Failure::from(e);
+                return Err(match cleanup {
+                    Ok(()) if keep => {
+                        failure.leaving(leftover("Running", "kept (--on-finish-action keep_pod)"))
+                    }
+                    Ok(()) => failure,
+                    Err(d) => {
+                        failure.leaving(leftover("Unknown", &format!("deleting it failed: {d}")))
+                    }
+                });
+            }
+            (Some(Ok(value)), Ok(pod)) => {
+                return_value = Some(value);
+                outcome_pod = pod;
+            }
+            (None, Ok(pod)) => outcome_pod = pod,
+        }
+    }
+
+    let phase = final_phase(&outcome_pod);
     let succeeded = phase == "Succeeded";
     if !succeeded && options.log_events_on_failure {
         for line in pod_events(events, &name).await.unwrap_or_default() {
@@ -345,7 +413,133 @@ pub async fn run_pod(
         deleted,
         log_lines: followed.lines,
         log_resumes: followed.resumed,
+        return_value,
     })
+}
+
+/// `Succeeded`/`Failed` from the pod, or, while a container still runs, from the base
+/// container's exit code.
+fn final_phase(pod: &Pod) -> String {
+    match phase(pod) {
+        p @ ("Succeeded" | "Failed") => p.to_owned(),
+        _ => match outcomes(pod)
+            .iter()
+            .find(|c| c.name == BASE_CONTAINER)
+            .and_then(|c| c.exit_code)
+        {
+            Some(0) => "Succeeded".to_owned(),
+            Some(_) => "Failed".to_owned(),
+            None => phase(pod).to_owned(),
+        },
+    }
+}
+
+/// Run `command` in `container` and collect its stdout; a non-zero exit is an error.
+async fn exec_output(
+    pods: &Api<Pod>,
+    pod: &str,
+    container: &str,
+    command: &[&str],
+) -> Result<Vec<u8>, Error> {
+    let params = AttachParams::default()
+        .container(container)
+        .stdin(false)
+        .stdout(true)
+        .stderr(true);
+    let mut process = pods
+        .exec(pod, command.to_vec(), &params)
+        .await
+        .map_err(|e| api_error("ExecPod", e))?;
+    let mut stdout = Vec::new();
+    if let Some(mut out) = process.stdout() {
+        out.read_to_end(&mut stdout).await.map_err(|e| {
+            Error::Internal(format!(
+                "reading the output of {command:?} in {pod}/{container}: {e}"
+            ))
+        })?;
+    }
+    let mut stderr = String::new();
+    if let Some(mut err) = process.stderr() {
+        let _ = err.read_to_string(&mut stderr).await;
+    }
+    let status = match process.take_status() {
+        Some(status) => status.await,
+        None => None,
+    };
+    let _ = process.join().await;
+    match status {
+        Some(s) if s.status.as_deref() == Some("Success") => Ok(stdout),
+        // No status at all: the stream ended; trust what was read.
+        None => Ok(stdout),
+        Some(s) => Err(Error::Internal(format!(
+            "{command:?} in {pod}/{container} failed: {}{}",
+            s.message.unwrap_or_default(),
+            if stderr.trim().is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", stderr.trim())
+            }
+        ))),
+    }
+}
+
+/// KPO's convention: the result file read through the sidecar. Empty is `null`; anything
+/// that is not JSON is an error that names the file.
+async fn read_xcom(pods: &Api<Pod>, pod: &str) -> Result<Value, Error> {
+    let bytes = exec_output(pods, pod, XCOM_SIDECAR, &["cat", XCOM_FILE])
+        .await
+        .map_err(|e| match e {
+            Error::Internal(m) if m.contains("No such file") => Error::ResourceFailed {
+                resource: format!("pod/{pod}"),
+                state: "Succeeded".into(),
+                reason: Some(format!(
+                    "--do-xcom-push was given but the container wrote no {XCOM_FILE}"
+                )),
+            },
+            other => other,
+        })?;
+    let text = String::from_utf8_lossy(&bytes);
+    if text.trim().is_empty() {
+        return Ok(Value::Null);
+    }
+    serde_json::from_str(text.trim()).map_err(|e| Error::ResourceFailed {
+        resource: format!("pod/{pod}"),
+        state: "Succeeded".into(),
+        reason: Some(format!(
+            "{XCOM_FILE} is not JSON ({e}); write the task's result as JSON there"
+        )),
+    })
+}
+
+/// Stop the sidecar as KPO does (SIGINT to its shell, which traps it and exits 0), then wait
+/// for the pod to finish.
+async fn stop_sidecar(
+    pods: &Api<Pod>,
+    pod: &str,
+    options: &RunOptions,
+    interrupt: &Interrupt,
+) -> Result<Pod, Error> {
+    exec_output(pods, pod, XCOM_SIDECAR, &["kill", "-s", "SIGINT", "1"]).await?;
+    let started = Instant::now();
+    loop {
+        let current = pods.get(pod).await.map_err(|e| api_error("GetPod", e))?;
+        if matches!(phase(&current), "Succeeded" | "Failed")
+            || container_terminated(&current, XCOM_SIDECAR)
+        {
+            return Ok(current);
+        }
+        if started.elapsed() > Duration::from_secs(60) {
+            return Err(Error::Internal(format!(
+                "the XCom sidecar of {pod} did not stop within a minute"
+            )));
+        }
+        interrupt
+            .sleep(
+                options.poll_interval,
+                "waiting for the XCom sidecar to stop",
+            )
+            .await?;
+    }
 }
 
 async fn delete(pods: &Api<Pod>, name: &str) -> Result<(), Error> {
@@ -373,7 +567,7 @@ async fn follow_to_the_end(
     name: &str,
     options: &RunOptions,
     interrupt: &Interrupt,
-    sink: &mut LogSink,
+    sink: &mut dyn LogSink,
 ) -> Result<(Pod, logs::Followed), Error> {
     let started = Instant::now();
     loop {
@@ -423,7 +617,10 @@ async fn follow_to_the_end(
         };
         // One container after another: lines of each stay together and in order.
         for container in names {
-            let mut emit = |text: &str| sink(&container, text);
+            let mut emit = ContainerSink {
+                container: &container,
+                sink: &mut *sink,
+            };
             let stats = logs::follow(
                 pods,
                 name,

@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
 use super::discovery;
+use super::exec::{self, ExecPlan, Handshake};
 use super::logs;
 use super::query::{ListOptions, field_equals};
 use super::state::State;
@@ -27,6 +28,8 @@ pub(super) struct ApiRequest<'a> {
     /// The request body (empty for a GET).
     pub(super) body: &'a [u8],
     pub(super) now: SystemTime,
+    /// The WebSocket upgrade the request asks for, or why it is not one.
+    pub(super) websocket: Result<Handshake, String>,
 }
 
 /// A successful answer.
@@ -36,6 +39,8 @@ pub(super) enum Answer {
     Json(u16, Value),
     /// Plain text streamed as it comes; an `Err` item cuts the connection mid-stream.
     Text(mpsc::Receiver<Result<Bytes, std::io::Error>>),
+    /// `101 Switching Protocols`, then the exec over the upgraded connection.
+    Exec(ExecPlan),
 }
 
 impl ApiRequest<'_> {
@@ -66,6 +71,10 @@ pub(super) enum Route {
         namespace: String,
         name: String,
     },
+    PodExec {
+        namespace: String,
+        name: String,
+    },
     /// Events of one namespace, or of all (`/api/v1/events`).
     Events(Option<String>),
 }
@@ -92,6 +101,10 @@ impl Route {
                 name: owned(name),
             },
             ["api", "v1", "namespaces", namespace, "pods", name, "log"] => Self::PodLog {
+                namespace: owned(namespace),
+                name: owned(name),
+            },
+            ["api", "v1", "namespaces", namespace, "pods", name, "exec"] => Self::PodExec {
                 namespace: owned(namespace),
                 name: owned(name),
             },
@@ -125,6 +138,9 @@ pub(super) fn handle(state: &mut State, request: &ApiRequest<'_>) -> Result<Answ
         )),
         ("GET", Route::PodLog { namespace, name }) => {
             logs::answer(state, &namespace, &name, &request.query)
+        }
+        ("GET" | "POST", Route::PodExec { namespace, name }) => {
+            exec::answer(state, &namespace, &name, &request.query, &request.websocket)
         }
         ("GET", Route::Events(namespace)) => events(state, request, namespace.as_deref()),
         ("GET", Route::Pods(namespace)) if watch::requested(&request.query) => {
@@ -355,7 +371,7 @@ mod tests {
             "/api//v1",
             "/openapi/v2",
             "/apis/apps/v1",
-            "/api/v1/namespaces/default/pods/web/exec",
+            "/api/v1/namespaces/default/pods/web/attach",
         ] {
             assert_eq!(Route::parse(unknown), None, "{unknown}");
         }
@@ -374,10 +390,11 @@ mod tests {
             accept: None,
             body: b"",
             now: SystemTime::now(),
+            websocket: Err("not an upgrade".to_owned()),
         };
         match handle(state, &request)? {
             Answer::Json(_, body) => Ok(body),
-            Answer::Text(_) => panic!("{path_and_query} answered text"),
+            Answer::Text(_) | Answer::Exec(_) => panic!("{path_and_query} answered a stream"),
         }
     }
 
@@ -423,6 +440,7 @@ mod tests {
             accept: None,
             body: b"",
             now: SystemTime::now(),
+            websocket: Err("not an upgrade".to_owned()),
         };
         let error = handle(&mut state, &request).unwrap_err();
         assert_eq!((error.code, error.reason), (405, "MethodNotAllowed"));

@@ -74,6 +74,10 @@ pub(super) fn core_v1_resources() -> Value {
                 "verbs": read_write, "shortNames": ["po"], "categories": ["all"],
             },
             {
+                "name": "pods/exec", "singularName": "", "namespaced": true,
+                "kind": "PodExecOptions", "verbs": ["create", "get"],
+            },
+            {
                 "name": "pods/log", "singularName": "", "namespaced": true, "kind": "Pod",
                 "verbs": ["get"],
             },

@@ -10,12 +10,12 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, SystemTime};
 
 use serde_json::{Value, json};
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
 use super::lock;
 use super::logs::ContainerLog;
-use super::script::{self, Program, Sandbox};
+use super::script::{self, Program, Sandbox, Signal};
 use super::state::{EventKind, State, scaled};
 use super::wire::rfc3339;
 
@@ -46,12 +46,19 @@ pub(super) struct PodRuntime {
 pub(super) struct ContainerRuntime {
     pub(super) log: ContainerLog,
     termination_log: Option<String>,
+    /// Signals for the container's first process (its script), once it has started.
+    signals: Option<mpsc::UnboundedSender<Signal>>,
 }
 
 impl PodRuntime {
     /// Stops the pod's task (and so its containers).
     pub(super) fn stop(&self) {
         self.stopped.send_replace(true);
+    }
+
+    /// Becomes `true` when the pod is stopped; closes when the fake is dropped.
+    pub(super) fn stopped(&self) -> watch::Receiver<bool> {
+        self.stopped.subscribe()
     }
 }
 
@@ -314,6 +321,24 @@ impl Kubelet {
             );
         }
 
+        // Signals can reach a container from the moment its status says it runs.
+        let mut prepared = Vec::new();
+        for container in &containers {
+            let sandbox = ContainerSandbox::new(
+                self.shared.clone(),
+                &self.key,
+                &self.uid,
+                text(container, "/name"),
+                self.time_scale,
+            );
+            let (sender, signals) = mpsc::unbounded_channel();
+            sandbox.with_runtime(|runtime| {
+                if let Some(runtime) = runtime.containers.get_mut(&sandbox.container) {
+                    runtime.signals = Some(sender);
+                }
+            });
+            prepared.push((sandbox, Program::of_container(container), signals));
+        }
         let now = rfc3339(SystemTime::now());
         for (index, container) in containers.iter().enumerate() {
             let container_name = text(container, "/name");
@@ -348,17 +373,9 @@ impl Kubelet {
         });
 
         let mut running = JoinSet::new();
-        for container in &containers {
-            let mut sandbox = ContainerSandbox {
-                shared: self.shared.clone(),
-                key: self.key.clone(),
-                uid: self.uid.clone(),
-                container: text(container, "/name").to_owned(),
-                time_scale: self.time_scale,
-            };
-            let program = Program::of_container(container);
+        for (mut sandbox, program, mut signals) in prepared {
             running.spawn(async move {
-                let code = script::run(&program, &mut sandbox).await;
+                let code = script::run(&program, &mut sandbox, &mut signals).await;
                 (sandbox.container, code)
             });
         }
@@ -503,7 +520,7 @@ impl Kubelet {
 }
 
 /// Stdout and filesystem of one running container.
-struct ContainerSandbox {
+pub(super) struct ContainerSandbox {
     shared: Weak<Mutex<State>>,
     key: String,
     uid: String,
@@ -512,6 +529,23 @@ struct ContainerSandbox {
 }
 
 impl ContainerSandbox {
+    /// The sandbox of `container` in the pod at `key` with `uid`.
+    pub(super) fn new(
+        shared: Weak<Mutex<State>>,
+        key: &str,
+        uid: &str,
+        container: &str,
+        time_scale: f64,
+    ) -> Self {
+        Self {
+            shared,
+            key: key.to_owned(),
+            uid: uid.to_owned(),
+            container: container.to_owned(),
+            time_scale,
+        }
+    }
+
     fn with_runtime<R>(&self, use_runtime: impl FnOnce(&mut PodRuntime) -> R) -> Option<R> {
         let shared: Arc<Mutex<State>> = self.shared.upgrade()?;
         let mut state = lock(&shared);
@@ -563,6 +597,16 @@ impl Sandbox for ContainerSandbox {
             }
             file.push_str(text);
         });
+    }
+
+    fn signal_first_process(&mut self, signal: Signal) -> bool {
+        let container = self.container.clone();
+        self.with_runtime(|runtime| {
+            let sender = runtime.containers.get(&container)?.signals.as_ref()?;
+            Some(sender.send(signal).is_ok())
+        })
+        .flatten()
+        .unwrap_or(false)
     }
 
     fn real_duration(&self, seconds: f64) -> Duration {

@@ -1,6 +1,7 @@
 //! The network side of the fake: accepting TLS connections, serving HTTP/1.1 on each, and
 //! for every request authenticating the bearer token, routing it, recording it, and writing
-//! the answer with the headers a Kubernetes API server sends.
+//! the answer with the headers a Kubernetes API server sends; an accepted `exec` answers 101
+//! and hands the upgraded connection to [`exec`](super::exec).
 
 use std::convert::Infallible;
 use std::pin::Pin;
@@ -10,7 +11,10 @@ use std::time::{Duration, Instant, SystemTime};
 
 use http_body_util::BodyExt;
 use hyper::body::{Body, Bytes, Frame, Incoming};
-use hyper::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, HeaderMap, HeaderValue};
+use hyper::header::{
+    AUTHORIZATION, CACHE_CONTROL, CONNECTION, CONTENT_TYPE, HeaderMap, HeaderValue,
+    SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_PROTOCOL, UPGRADE,
+};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
@@ -21,6 +25,7 @@ use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 
 use super::api::{self, Answer, ApiRequest};
+use super::exec;
 use super::state::State;
 use super::wire::ApiError;
 use super::{KubeCall, TokenVerifier, lock};
@@ -69,8 +74,10 @@ async fn serve_connection(
         async move { Ok::<_, Infallible>(respond(&state, verifier.as_ref(), request).await) }
     });
     // A connection the client drops mid-request ends here too; nothing to report.
+    // Upgrades are how `exec` switches the connection to WebSocket.
     let _ = http1::Builder::new()
         .serve_connection(TokioIo::new(tls), service)
+        .with_upgrades()
         .await;
 }
 
@@ -127,10 +134,12 @@ impl Body for ResponseBody {
 async fn respond(
     state: &Mutex<State>,
     verifier: &dyn TokenVerifier,
-    request: Request<Incoming>,
+    mut request: Request<Incoming>,
 ) -> Response<ResponseBody> {
     let at = Instant::now();
     let now = SystemTime::now();
+    let websocket = exec::handshake(request.headers());
+    let pending_upgrade = websocket.is_ok().then(|| hyper::upgrade::on(&mut request));
     let (parts, body) = request.into_parts();
     let method = parts.method.as_str();
     let uri = &parts.uri;
@@ -167,12 +176,30 @@ async fn respond(
                     .and_then(|accept| accept.to_str().ok()),
                 body: &body,
                 now,
+                websocket,
             };
             api::handle(&mut state, &api_request)
         }
         (Err(why), _) => Err(ApiError::unauthorized(why)),
     };
+    let mut upgrade = None;
     let (status, content_type, body) = match outcome {
+        Ok(Answer::Exec(plan)) => {
+            let accept = (plan.handshake.accept.clone(), plan.handshake.protocol);
+            if let Some(pending) = pending_upgrade {
+                // The connection is handed over once hyper has sent the 101.
+                tokio::spawn(exec::serve(pending, plan));
+            }
+            upgrade = Some(accept);
+            (
+                101,
+                "",
+                ResponseBody {
+                    whole: None,
+                    stream: None,
+                },
+            )
+        }
         Ok(Answer::Json(code, body)) => (
             code,
             "application/json",
@@ -207,6 +234,15 @@ async fn respond(
     let mut response = Response::new(body);
     *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
     let headers = response.headers_mut();
+    if let Some((accept, protocol)) = upgrade {
+        headers.insert(CONNECTION, HeaderValue::from_static("Upgrade"));
+        headers.insert(UPGRADE, HeaderValue::from_static("websocket"));
+        if let Ok(accept) = HeaderValue::from_str(&accept) {
+            headers.insert(SEC_WEBSOCKET_ACCEPT, accept);
+        }
+        headers.insert(SEC_WEBSOCKET_PROTOCOL, HeaderValue::from_static(protocol));
+        return response;
+    }
     headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
     // As the real API server sends: responses are per user, never to be cached by proxies.
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache, private"));

@@ -23,7 +23,7 @@ async fn start() -> FakeKube {
 }
 
 /// Sends one request on a fresh connection and returns the response with its body unread.
-async fn send(
+pub(crate) async fn send(
     fake: &FakeKube,
     method: &str,
     path: &str,

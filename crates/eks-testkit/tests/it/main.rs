@@ -8,6 +8,7 @@ mod clusters;
 mod fargate;
 mod faults;
 mod kube;
+mod kube_exec;
 mod kube_pods;
 mod nodegroups;
 mod support;
