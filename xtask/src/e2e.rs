@@ -973,8 +973,9 @@ fn wait_reaches_target(ctx: &Ctx) -> Result<(), String> {
         || format!("{json}"),
     )?;
     let polls = json["attempts"].as_u64().unwrap_or(0);
-    // Created ~0.7 s before ACTIVE, polled every 0.2 s: 3 to 6 polls, and never faster than asked.
-    ensure((3..=6).contains(&polls), || {
+    // ACTIVE ~0.7 s after the create, polled every 0.2 s: a handful of polls (fewer if this
+    // process started late on a loaded machine), and never faster than asked.
+    ensure((2..=6).contains(&polls), || {
         format!("{polls} polls for a 0.7 s transition at 0.2 s intervals")
     })?;
     ensure(
