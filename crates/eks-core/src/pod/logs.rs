@@ -107,7 +107,10 @@ pub trait LineSink {
     fn flush(&mut self);
 }
 
-/// Streams dropped more often than this in a row (with no line between) end the follow.
+/// A stream that ends sooner than this without a line is a failure, not a quiet container.
+const QUICK_FAILURE: Duration = Duration::from_secs(5);
+
+/// Streams failing at once more often than this in a row end the follow.
 const MAX_EMPTY_RESUMES: u32 = 20;
 
 /// Follow `container` of `pod` until it terminates, passing each new line's text to `sink`.
@@ -127,6 +130,7 @@ where
     let mut cursor = LogCursor::default();
     let mut stats = Followed::default();
     let mut empty_resumes = 0;
+    let mut last_problem: Option<String> = None;
     let during = format!("following the log of {pod}/{container}");
     loop {
         let finished = terminated().await?;
@@ -143,6 +147,7 @@ where
             .since()
             .and_then(|t| Timestamp::from_second(t.as_second()).ok());
         let before = stats.lines;
+        let opened = std::time::Instant::now();
         let mut resumed = cursor.resume();
         match interrupt
             .run(pods.log_stream(pod, &params), &during)
@@ -198,17 +203,26 @@ where
                 }
                 sink.flush();
             }
-            Err(e) => tracing::debug!("log stream of {pod}/{container} could not open: {e}"),
+            Err(e) => {
+                tracing::debug!("log stream of {pod}/{container} could not open: {e}");
+                last_problem = Some(e.to_string());
+            }
         }
         cursor = resumed.cursor().clone();
         if finished {
             return Ok(stats);
         }
-        if stats.lines == before {
+        // A quiet container's stream is closed by read timeouts now and then: only a stream
+        // that failed at once, with nothing read, counts towards giving up.
+        if stats.lines == before && opened.elapsed() < QUICK_FAILURE {
             empty_resumes += 1;
             if empty_resumes > MAX_EMPTY_RESUMES {
                 return Err(Error::Internal(format!(
-                    "the log stream of {pod}/{container} kept dropping without a line; giving up following it"
+                    "the log stream of {pod}/{container} kept failing without a line{}; giving up following it",
+                    last_problem
+                        .as_deref()
+                        .map(|p| format!(" (last: {p})"))
+                        .unwrap_or_default()
                 )));
             }
             interrupt
