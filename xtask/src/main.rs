@@ -12,6 +12,7 @@
 
 mod auth;
 mod bad_input;
+mod cluster;
 mod demo;
 mod e2e;
 mod fake;
@@ -22,10 +23,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::Instant;
 
-const USAGE: &str = "usage: cargo xtask <ci | e2e | demo | fake [--port N]>
+const USAGE: &str = "usage: cargo xtask <ci | e2e [--cluster] | demo | fake [--port N]>
 
   ci     cargo fmt --check, cargo clippy -D warnings, cargo test, then e2e
-  e2e    run every binary as a process against the fake EKS
+  e2e    run every binary as a process against the fake EKS and the fake control plane
+         --cluster: eks-pod against a real Kubernetes (k3s in Docker); fails plainly where it cannot run
   demo   create a cluster with a nodegroup, wait, show it, delete it with --force (on the fake)
   fake   serve the fake EKS on 127.0.0.1 (default port 4566) until Ctrl-C";
 
@@ -101,17 +103,24 @@ fn ci(root: &Path) -> Result<(), String> {
 
 /// Build the binaries, then run every scenario and report `N passed, M failed`.
 fn e2e(root: &Path, args: &[String]) -> Result<(), String> {
-    if let Some(other) = args.first() {
-        return Err(format!(
-            "e2e: unknown option {other:?}; the tiers beyond the fake come with their own issues"
-        ));
-    }
+    let tier = match args.first().map(String::as_str) {
+        None => None,
+        Some("--cluster") => Some("cluster"),
+        Some(other) => {
+            return Err(format!(
+                "e2e: unknown option {other:?}; usage: cargo xtask e2e [--cluster] (the Docker tier comes with the image)"
+            ));
+        }
+    };
     cmd(
         root,
         "cargo",
         &["build", "--workspace", "--bins", "--locked"],
     )?;
     let ctx = e2e::Ctx::new(root)?;
+    if tier == Some("cluster") {
+        return cluster::run_tier(&ctx);
+    }
     let scenarios = e2e::scenarios();
     let filter = std::env::var("E2E_FILTER").ok();
     let (mut passed, mut failed) = (0, Vec::new());
