@@ -31,7 +31,7 @@ pub fn scenarios() -> Vec<Scenario> {
             pod_log_drops,
         ),
         (
-            "eks-pod: --skip-on-exit-code exits 99; keep_pod keeps and marks the pod",
+            "eks-pod: --skip-on-exit-code exits 99; keep_pod and delete_succeeded_pod",
             pod_skip_and_keep,
         ),
         ("eks-pod: SIGTERM mid-run deletes the pod", pod_sigterm),
@@ -272,7 +272,38 @@ fn pod_skip_and_keep(ctx: &Ctx) -> Result<(), String> {
     ensure(
         kept["metadata"]["labels"]["already_checked"] == "True",
         || format!("kept pod not marked: {}", kept["metadata"]["labels"]),
-    )
+    )?;
+    // delete_succeeded_pod: a failed pod stays for inspection (and is marked), a good one goes.
+    let kept_before = pods_left(&plane, ctx)?.len();
+    let failed = run_pod(
+        ctx,
+        &plane,
+        &pod_args("exit 1", &["--on-finish-action", "delete_succeeded_pod"]),
+    )?
+    .expect(4)?;
+    let name = failed["error"]["result"]["pod_name"].clone();
+    let pods = pods_left(&plane, ctx)?;
+    ensure(
+        pods.iter().any(|p| {
+            p["metadata"]["name"] == name && p["metadata"]["labels"]["already_checked"] == "True"
+        }),
+        || format!("the failed pod {name} was not kept and marked"),
+    )?;
+    let ok = run_pod(
+        ctx,
+        &plane,
+        &pod_args("echo fine", &["--on-finish-action", "delete_succeeded_pod"]),
+    )?
+    .expect(0)?;
+    ensure(ok["deleted"] == true, || format!("{ok}"))?;
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while pods_left(&plane, ctx)?.len() > kept_before + 1 {
+        ensure(std::time::Instant::now() < deadline, || {
+            "the succeeded pod was not deleted".into()
+        })?;
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Ok(())
 }
 
 fn pod_sigterm(ctx: &Ctx) -> Result<(), String> {
