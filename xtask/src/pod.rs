@@ -51,6 +51,10 @@ pub fn scenarios() -> Vec<Scenario> {
             "eks-pod: --do-xcom-push returns the JSON result through KPO's sidecar",
             pod_xcom,
         ),
+        (
+            "eks-pod: --container-logs all follows every container at once",
+            pod_all_containers,
+        ),
     ]
 }
 
@@ -459,5 +463,41 @@ fn pod_xcom(ctx: &Ctx) -> Result<(), String> {
             .is_some_and(|m| m.contains("/airflow/xcom/return.json") && m.contains("not JSON")),
         || format!("{json}"),
     )?;
+    await_no_pods(&plane)
+}
+
+fn pod_all_containers(ctx: &Ctx) -> Result<(), String> {
+    let plane = plane(ctx, "pods", Duration::from_secs(900))?;
+    // The template's first container becomes the base container; the helper runs beside it.
+    let spec = serde_json::json!({"spec": {"containers": [
+        {"name": "main", "image": "busybox:1.36"},
+        {"name": "helper", "image": "busybox:1.36", "command": ["sh", "-c", r#"for i in $(seq 1 8); do echo "h $i"; sleep 1; done"#]},
+    ]}}).to_string();
+    let script = r#"for i in $(seq 1 8); do echo "b $i"; sleep 1; done"#;
+    let out = run_pod(
+        ctx,
+        &plane,
+        &pod_args(
+            script,
+            &["--full-pod-spec", &spec, "--container-logs", "all"],
+        ),
+    )?;
+    out.expect(0)?;
+    let of = |prefix: &str| -> Vec<String> {
+        out.stderr
+            .lines()
+            .filter_map(|l| l.strip_prefix(prefix).map(str::to_owned))
+            .collect()
+    };
+    let expected = |tag: &str| -> Vec<String> { (1..=8).map(|i| format!("{tag} {i}")).collect() };
+    ensure(
+        of("[base] ") == expected("b") && of("[helper] ") == expected("h"),
+        || format!("lines wrong:\n{}", out.stderr),
+    )?;
+    // At once, not one after the other: the helper's first line comes before the base's last.
+    let position = |needle: &str| out.stderr.find(needle).unwrap_or(usize::MAX);
+    ensure(position("[helper] h 1") < position("[base] b 8"), || {
+        format!("containers followed one after another:\n{}", out.stderr)
+    })?;
     await_no_pods(&plane)
 }

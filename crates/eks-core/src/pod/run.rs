@@ -114,18 +114,25 @@ pub trait LogSink: Send {
     fn flush(&mut self);
 }
 
-/// One container's lines into a [`LogSink`].
-struct ContainerSink<'a> {
+/// One container's lines into a [`LogSink`] shared by every followed container.
+struct SharedSink<'a, 's> {
     container: &'a str,
-    sink: &'a mut dyn LogSink,
+    sink: &'a std::sync::Mutex<&'s mut dyn LogSink>,
 }
 
-impl logs::LineSink for ContainerSink<'_> {
+impl logs::LineSink for SharedSink<'_, '_> {
     fn line(&mut self, text: &str) {
-        self.sink.line(self.container, text);
+        let mut sink = self
+            .sink
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        sink.line(self.container, text);
     }
     fn flush(&mut self) {
-        self.sink.flush();
+        self.sink
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .flush();
     }
 }
 
@@ -615,25 +622,33 @@ async fn follow_to_the_end(
                 })
                 .unwrap_or_default(),
         };
-        // One container after another: lines of each stay together and in order.
-        for container in names {
-            let mut emit = ContainerSink {
-                container: &container,
-                sink: &mut *sink,
-            };
-            let stats = logs::follow(
-                pods,
-                name,
-                &container,
-                interrupt,
-                || async {
-                    let pod = pods.get(name).await.map_err(|e| api_error("GetPod", e))?;
-                    Ok(container_terminated(&pod, &container)
-                        || matches!(phase(&pod), "Succeeded" | "Failed"))
-                },
-                &mut emit,
-            )
-            .await?;
+        // Every container at once, so none waits for another to end; each line carries its
+        // container's name and each container's lines stay in order.
+        let shared = std::sync::Mutex::new(sink);
+        let follows = names.iter().map(|container| {
+            let shared = &shared;
+            async move {
+                let mut emit = SharedSink {
+                    container,
+                    sink: shared,
+                };
+                logs::follow(
+                    pods,
+                    name,
+                    container,
+                    interrupt,
+                    || async {
+                        let pod = pods.get(name).await.map_err(|e| api_error("GetPod", e))?;
+                        Ok(container_terminated(&pod, container)
+                            || matches!(phase(&pod), "Succeeded" | "Failed"))
+                    },
+                    &mut emit,
+                )
+                .await
+            }
+        });
+        for stats in futures::future::join_all(follows).await {
+            let stats = stats?;
             followed.lines += stats.lines;
             followed.bytes += stats.bytes;
             followed.resumed += stats.resumed;
