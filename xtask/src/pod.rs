@@ -128,8 +128,8 @@ fn base_lines(stderr: &str) -> Vec<String> {
         .collect()
 }
 
-fn pods_left(plane: &Plane, _ctx: &Ctx) -> Result<Vec<Value>, String> {
-    Ok(plane.kube.pods("default"))
+fn pods_left(plane: &Plane) -> Vec<Value> {
+    plane.kube.pods("default")
 }
 
 /// Deletion honours the pod's grace period: await the fake letting the pod go.
@@ -268,7 +268,7 @@ fn pod_skip_and_keep(ctx: &Ctx) -> Result<(), String> {
     )?
     .expect(0)?;
     ensure(json["deleted"] == false, || format!("{json}"))?;
-    let pods = pods_left(&plane, ctx)?;
+    let pods = pods_left(&plane);
     let kept = pods
         .iter()
         .find(|p| p["metadata"]["name"] == json["pod_name"])
@@ -278,7 +278,7 @@ fn pod_skip_and_keep(ctx: &Ctx) -> Result<(), String> {
         || format!("kept pod not marked: {}", kept["metadata"]["labels"]),
     )?;
     // delete_succeeded_pod: a failed pod stays for inspection (and is marked), a good one goes.
-    let kept_before = pods_left(&plane, ctx)?.len();
+    let kept_before = pods_left(&plane).len();
     let failed = run_pod(
         ctx,
         &plane,
@@ -286,7 +286,7 @@ fn pod_skip_and_keep(ctx: &Ctx) -> Result<(), String> {
     )?
     .expect(4)?;
     let name = failed["error"]["result"]["pod_name"].clone();
-    let pods = pods_left(&plane, ctx)?;
+    let pods = pods_left(&plane);
     ensure(
         pods.iter().any(|p| {
             p["metadata"]["name"] == name && p["metadata"]["labels"]["already_checked"] == "True"
@@ -301,7 +301,7 @@ fn pod_skip_and_keep(ctx: &Ctx) -> Result<(), String> {
     .expect(0)?;
     ensure(ok["deleted"] == true, || format!("{ok}"))?;
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while pods_left(&plane, ctx)?.len() > kept_before + 1 {
+    while pods_left(&plane).len() > kept_before + 1 {
         ensure(std::time::Instant::now() < deadline, || {
             "the succeeded pod was not deleted".into()
         })?;

@@ -145,7 +145,7 @@ impl CreateArgs {
         Ok(CreateFargateProfile {
             request,
             if_exists: self.if_exists.into(),
-            wait: self.wait.wait_for_completion.then_some(retry),
+            wait: self.wait.wait_options(),
             cleanup_on_failure: self.cleanup_on_failure,
             retry,
         })
@@ -211,10 +211,7 @@ impl DeleteArgs {
             cluster_name: self.cluster_name.clone(),
             fargate_profile_name: self.fargate_profile_name.clone(),
             if_missing: self.if_missing.into(),
-            wait: self
-                .wait
-                .wait_for_completion
-                .then(|| self.wait.waiter.options()),
+            wait: self.wait.wait_options(),
             retry: self.wait.waiter.options(),
         })
     }

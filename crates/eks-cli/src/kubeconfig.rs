@@ -110,9 +110,7 @@ pub async fn run(args: Args, _interrupt: Interrupt) -> Result<KubeconfigOutput, 
     })?;
     // Read (and parse) the existing file before any API call: a corrupt file stops us early.
     let existing = kubeconfig::read_existing(&path).map_err(file_error)?;
-    if let Some(text) = &existing {
-        kubeconfig::merge(&path, Some(text), &probe_entry()).map_err(file_error)?;
-    }
+    let document = kubeconfig::parse(&path, existing.as_deref()).map_err(file_error)?;
 
     let config = args.aws.sdk_config().await?;
     let region = config
@@ -182,7 +180,7 @@ pub async fn run(args: Args, _interrupt: Interrupt) -> Result<KubeconfigOutput, 
         env,
         set_current_context: !args.no_set_context,
     };
-    let merged = kubeconfig::merge(&path, existing.as_deref(), &entry).map_err(file_error)?;
+    let merged = kubeconfig::merge_into(&path, document, &entry).map_err(file_error)?;
     if args.dry_run {
         // stdout holds only the result line, so the YAML goes to stderr.
         let mut stderr = std::io::stderr().lock();
@@ -203,23 +201,6 @@ pub async fn run(args: Args, _interrupt: Interrupt) -> Result<KubeconfigOutput, 
         written: !args.dry_run,
         yaml: args.dry_run.then_some(merged.yaml),
     })
-}
-
-/// An entry used only to check that an existing file can be merged into.
-fn probe_entry() -> ClusterEntry {
-    ClusterEntry {
-        cluster_name: "probe".into(),
-        cluster_arn: "probe".into(),
-        endpoint: "https://probe".into(),
-        certificate_authority_data: String::new(),
-        alias: None,
-        user_alias: None,
-        namespace: None,
-        command: "eks-token".into(),
-        args: vec![],
-        env: vec![],
-        set_current_context: false,
-    }
 }
 
 pub fn main() -> std::process::ExitCode {

@@ -117,6 +117,13 @@ pub struct WaitArgs {
     pub waiter: WaiterArgs,
 }
 
+impl WaitArgs {
+    /// The waiter's options when `--wait-for-completion` was given.
+    pub fn wait_options(&self) -> Option<eks_core::eks::WaitOptions> {
+        self.wait_for_completion.then(|| self.waiter.options())
+    }
+}
+
 /// Poll interval and count for any wait.
 #[derive(Debug, Clone, Args)]
 pub struct WaiterArgs {

@@ -171,10 +171,7 @@ impl CreateArgs {
         Ok(CreateNodegroup {
             request,
             if_exists: self.if_exists.into(),
-            wait: self
-                .wait
-                .wait_for_completion
-                .then(|| self.wait.waiter.options()),
+            wait: self.wait.wait_options(),
             cleanup_on_failure: self.cleanup_on_failure,
         })
     }
@@ -277,10 +274,7 @@ impl DeleteArgs {
             cluster_name: self.cluster_name.clone(),
             nodegroup_name: self.nodegroup_name.clone(),
             if_missing: self.if_missing.into(),
-            wait: self
-                .wait
-                .wait_for_completion
-                .then(|| self.wait.waiter.options()),
+            wait: self.wait.wait_options(),
             retry: self.wait.waiter.options(),
         })
     }

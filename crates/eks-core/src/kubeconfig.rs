@@ -88,13 +88,13 @@ pub fn read_existing(path: &Path) -> Result<Option<String>, KubeconfigError> {
     }
 }
 
-/// Add or replace the cluster's entries in `existing` (YAML text of `path`), keeping the rest.
-pub fn merge(
-    path: &Path,
-    existing: Option<&str>,
-    entry: &ClusterEntry,
-) -> Result<Merged, KubeconfigError> {
-    let mut doc: Map<String, Value> = match existing {
+/// A kubeconfig document, parsed and checked, ready to merge into.
+pub type Document = Map<String, Value>;
+
+/// Parse `existing` (the YAML text of `path`; `None` for no file) and check its shape, so a
+/// file that cannot be merged into is refused before anything else happens.
+pub fn parse(path: &Path, existing: Option<&str>) -> Result<Document, KubeconfigError> {
+    let doc = match existing {
         None => Map::new(),
         Some(text) => match serde_saphyr::from_str::<Value>(text) {
             Ok(Value::Object(map)) => map,
@@ -113,6 +113,35 @@ pub fn merge(
             }
         },
     };
+    for list in ["clusters", "contexts", "users"] {
+        match doc.get(list) {
+            None | Some(Value::Null) | Some(Value::Array(_)) => {}
+            Some(other) => {
+                return Err(KubeconfigError::Shape(
+                    path.to_path_buf(),
+                    format!("`{list}` is {}, not a list", kind(other)),
+                ));
+            }
+        }
+    }
+    Ok(doc)
+}
+
+/// Add or replace the cluster's entries in `existing` (YAML text of `path`), keeping the rest.
+pub fn merge(
+    path: &Path,
+    existing: Option<&str>,
+    entry: &ClusterEntry,
+) -> Result<Merged, KubeconfigError> {
+    merge_into(path, parse(path, existing)?, entry)
+}
+
+/// Add or replace the cluster's entries in a parsed document, keeping the rest.
+pub fn merge_into(
+    path: &Path,
+    mut doc: Document,
+    entry: &ClusterEntry,
+) -> Result<Merged, KubeconfigError> {
     doc.entry("apiVersion").or_insert_with(|| json!("v1"));
     doc.entry("kind").or_insert_with(|| json!("Config"));
     doc.entry("preferences").or_insert_with(|| json!({}));
