@@ -183,7 +183,7 @@ pub async fn run(args: Args, _interrupt: Interrupt) -> Result<KubeconfigOutput, 
     let merged = kubeconfig::merge_into(&path, document, &entry).map_err(file_error)?;
     if args.dry_run {
         // stdout holds only the result line, so the YAML goes to stderr.
-        let mut stderr = std::io::stderr().lock();
+        let mut stderr = crate::stderr().lock();
         let _ = std::io::Write::write_all(&mut stderr, merged.yaml.as_bytes());
     } else {
         kubeconfig::write_atomic(&path, &merged.yaml).map_err(file_error)?;

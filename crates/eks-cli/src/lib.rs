@@ -424,7 +424,7 @@ fn init_logging(log: &LogArgs) {
          aws_sdk_eks={aws},aws_sdk_sts={aws}"
     ));
     let builder = tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
+        .with_writer(stderr)
         .with_env_filter(filter)
         .with_target(false);
     let _ = match log.log_format {
@@ -465,7 +465,7 @@ async fn listen_for_signals(sender: eks_core::InterruptSender, operation: &'stat
 
 /// The human message on stderr, then the JSON error line on stdout.
 fn emit_failure(operation: &'static str, failure: &Failure) {
-    let mut stderr = std::io::stderr().lock();
+    let mut stderr = stderr().lock();
     let _ = writeln!(stderr, "error: {}", failure.error.describe());
     for left in &failure.left_behind {
         let _ = writeln!(
@@ -476,6 +476,51 @@ fn emit_failure(operation: &'static str, failure: &Failure) {
     }
     drop(stderr);
     print_line(&Envelope::new(operation, ErrorBody::from(failure)));
+}
+
+/// Whether this process has written to stderr (logs, a pod's log, a message).
+static STDERR_USED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// stderr, for everything this crate writes there: marks it used, see [`let_stderr_settle`].
+pub fn stderr() -> std::io::Stderr {
+    STDERR_USED.store(true, std::sync::atomic::Ordering::Relaxed);
+    std::io::stderr()
+}
+
+/// How long the reader of separate stdout and stderr pipes is given to take in the last
+/// stderr line before the JSON line is written.
+const STDERR_SETTLE: std::time::Duration = std::time::Duration::from_millis(10);
+
+/// Docker (and so Airflow's DockerOperator, which takes the last line as the XCom) reads
+/// stdout and stderr through two pipes, each drained by its own goroutine: a log line written
+/// microseconds before the JSON line was seen delivered after it. When stderr was used and is
+/// a pipe or socket other than stdout's, pause a moment so the last log line is taken in first.
+fn let_stderr_settle() {
+    use std::os::fd::AsFd;
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+
+    if !STDERR_USED.load(std::sync::atomic::Ordering::Relaxed) {
+        return;
+    }
+    let metadata = |fd: std::os::fd::BorrowedFd<'_>| {
+        fd.try_clone_to_owned()
+            .ok()
+            .and_then(|owned| std::fs::File::from(owned).metadata().ok())
+    };
+    let Some(err) = metadata(std::io::stderr().as_fd()) else {
+        return;
+    };
+    let kind = err.file_type();
+    if !(kind.is_fifo() || kind.is_socket()) {
+        return;
+    }
+    // `2>&1` into one pipe keeps the order by itself.
+    if metadata(std::io::stdout().as_fd())
+        .is_some_and(|out| out.dev() == err.dev() && out.ino() == err.ino())
+    {
+        return;
+    }
+    std::thread::sleep(STDERR_SETTLE);
 }
 
 /// A value as one JSON line.
@@ -492,6 +537,7 @@ fn print_line<T: Serialize>(value: &T) {
 
 /// One line on stdout. A closed pipe is not an error: the reader has gone.
 fn print_raw(line: &str) {
+    let_stderr_settle();
     let mut stdout = std::io::stdout().lock();
     let _ = writeln!(stdout, "{line}").and_then(|_| stdout.flush());
 }

@@ -435,7 +435,7 @@ pub async fn run(args: Args, interrupt: Interrupt) -> Result<PodOutcome, Failure
     let events = kube::Api::namespaced(client, &args.namespace);
     let mut stderr_sink = StderrLines(std::io::BufWriter::with_capacity(
         64 * 1024,
-        std::io::stderr(),
+        crate::stderr(),
     ));
     let outcome = run_pod(
         &pods,

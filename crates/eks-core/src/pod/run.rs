@@ -144,10 +144,15 @@ fn api_error(operation: &'static str, e: kube::Error) -> Error {
         ),
         _ => (None, true),
     };
+    // The API server's own message; kube's Display appends the whole Status struct.
+    let message = match &e {
+        kube::Error::Api(status) => format!("{} (HTTP {})", status.message, status.code),
+        _ => crate::error::chain(&e),
+    };
     Error::Api {
         operation,
         code,
-        message: crate::error::chain(&e),
+        message,
         transient,
         source: Box::new(e),
     }
@@ -529,7 +534,7 @@ async fn stop_sidecar(
     exec_output(pods, pod, XCOM_SIDECAR, &["kill", "-s", "SIGINT", "1"]).await?;
     let started = Instant::now();
     loop {
-        let current = pods.get(pod).await.map_err(|e| api_error("GetPod", e))?;
+        let current = get_pod(pods, pod).await?;
         if matches!(phase(&current), "Succeeded" | "Failed")
             || container_terminated(&current, XCOM_SIDECAR)
         {
@@ -546,6 +551,23 @@ async fn stop_sidecar(
                 "waiting for the XCom sidecar to stop",
             )
             .await?;
+    }
+}
+
+/// Read the pod being run. Its disappearance is the pod's failure, not an API fault: another
+/// attempt of the task or a person deleted it before its outcome could be read.
+async fn get_pod(pods: &Api<Pod>, name: &str) -> Result<Pod, Error> {
+    match pods.get(name).await {
+        Ok(pod) => Ok(pod),
+        Err(kube::Error::Api(status)) if status.code == 404 => Err(Error::ResourceFailed {
+            resource: format!("pod/{name}"),
+            state: "Deleted".into(),
+            reason: Some(
+                "deleted by someone else (another attempt of this task, or a person) before its outcome could be read"
+                    .into(),
+            ),
+        }),
+        Err(e) => Err(api_error("GetPod", e)),
     }
 }
 
@@ -578,7 +600,7 @@ async fn follow_to_the_end(
 ) -> Result<(Pod, logs::Followed), Error> {
     let started = Instant::now();
     loop {
-        let pod = pods.get(name).await.map_err(|e| api_error("GetPod", e))?;
+        let pod = get_pod(pods, name).await?;
         match phase(&pod) {
             "Running" | "Succeeded" | "Failed" => break,
             _ => {}
@@ -606,7 +628,7 @@ async fn follow_to_the_end(
 
     let mut followed = logs::Followed::default();
     if options.get_logs {
-        let pod = pods.get(name).await.map_err(|e| api_error("GetPod", e))?;
+        let pod = get_pod(pods, name).await?;
         let names: Vec<String> = match &options.container_logs {
             ContainerLogs::Base => vec![BASE_CONTAINER.to_owned()],
             ContainerLogs::Named(names) => names.clone(),
@@ -638,7 +660,7 @@ async fn follow_to_the_end(
                     container,
                     interrupt,
                     || async {
-                        let pod = pods.get(name).await.map_err(|e| api_error("GetPod", e))?;
+                        let pod = get_pod(pods, name).await?;
                         Ok(container_terminated(&pod, container)
                             || matches!(phase(&pod), "Succeeded" | "Failed"))
                     },
@@ -656,7 +678,7 @@ async fn follow_to_the_end(
         }
     }
     loop {
-        let pod = pods.get(name).await.map_err(|e| api_error("GetPod", e))?;
+        let pod = get_pod(pods, name).await?;
         if matches!(phase(&pod), "Succeeded" | "Failed") {
             return Ok((pod, followed));
         }
