@@ -183,6 +183,11 @@ impl FakeEks {
         self.server.uri()
     }
 
+    /// The socket address the fake listens on, for a front such as [`crate::HttpsFront`].
+    pub fn address(&self) -> std::net::SocketAddr {
+        *self.server.address()
+    }
+
     /// The configuration the fake started with (latency as set at start).
     pub fn config(&self) -> &FakeEksConfig {
         &self.config

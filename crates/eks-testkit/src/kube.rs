@@ -125,13 +125,17 @@
 //!   or `${VAR}` in the body;
 //! - `until [ -f FILE ]; do ...; done` (also `until test -f FILE`);
 //! - `while true; do ...; done` (also `while :`), left only by `exit`, a signal, or the pod's
-//!   end; KPO's sidecar is `trap "exit 0" INT; while true; do sleep 1; done;`.
+//!   end; KPO's sidecar is `trap "exit 0" INT; while true; do sleep 1; done;`;
+//! - `yes [WORDS] | head -n N` (the only pipeline): N lines of the words (`y` without any),
+//!   written at once and kept as one run of lines a nanosecond apart, so a pod can print
+//!   gigabytes (a log benchmark) without the fake storing them; a log request renders them
+//!   as it sends them, in chunks of about 128 KiB.
 //!
 //! Words may be quoted with `'...'` or `"..."` (with `$VAR` inside double quotes). Files are
 //! one filesystem shared by the pod's containers (as if every path were on an `emptyDir`
 //! mounted into each, e.g. `/airflow/xcom/return.json` written by the main container and read
 //! by the xcom sidecar with `cat`), except `/dev/termination-log`, which is per container.
-//! Anything else (pipes, `&&`, other commands, command substitution other than `seq`) makes
+//! Anything else (other pipes, `&&`, other commands, command substitution other than `seq`) makes
 //! the container write `eks-fake: unsupported statement ...` to its log and exit 127 before
 //! running any statement. Standard output and error both go to the container's log (and to
 //! channels 1 and 2 of an exec). Signals act at once, even mid-`sleep` (a real `sh` runs its
@@ -151,7 +155,7 @@ mod script;
 mod server;
 mod state;
 mod table;
-mod tls;
+pub(crate) mod tls;
 mod watch;
 pub(crate) mod wire;
 

@@ -462,7 +462,8 @@ fn page<'a>(
             })?,
     };
     let after = match param("nextToken") {
-        None => None,
+        // EKS reads an empty token as the first page; Airflow's EksHook starts its lists so.
+        None | Some("") => None,
         Some(token) => Some(decode_next_token(list, token).ok_or_else(|| {
             ApiError::invalid_parameter(format!(
                 "The nextToken {token:?} is invalid: pass back exactly the nextToken of a previous response of this list."
@@ -747,6 +748,9 @@ mod tests {
         assert_eq!(second, ["c", "d", "e"]);
         let (all, none) = page(names.iter(), "clusters", &[]).expect("default page");
         assert_eq!((all.len(), none), (5, None));
+        let (from_empty, _) = page(names.iter(), "clusters", &query(&[("nextToken", "")]))
+            .expect("an empty nextToken is the first page");
+        assert_eq!(from_empty, all);
         for bad in ["0", "101", "-1", "ten"] {
             let err =
                 page(names.iter(), "clusters", &query(&[("maxResults", bad)])).expect_err(bad);

@@ -569,6 +569,15 @@ impl Sandbox for ContainerSandbox {
         });
     }
 
+    fn output_lines(&mut self, line: &str, count: u64) {
+        let container = self.container.clone();
+        self.with_runtime(|runtime| {
+            if let Some(container) = runtime.containers.get_mut(&container) {
+                container.log.write_repeated(line, count, SystemTime::now());
+            }
+        });
+    }
+
     fn read_file(&mut self, path: &str) -> Option<String> {
         let container = self.container.clone();
         self.with_runtime(|runtime| {

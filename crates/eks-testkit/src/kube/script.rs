@@ -109,6 +109,11 @@ pub(super) enum Statement {
     },
     /// `while true; do ...; done`: left only by `exit`, a signal or the pod's end.
     Forever(Vec<Statement>),
+    /// `yes [WORDS] | head -n N`: N lines of the words (`y` without any), written at once.
+    YesHead {
+        words: Vec<Word>,
+        lines: u64,
+    },
 }
 
 /// The signals a script can trap and an exec can send.
@@ -163,6 +168,8 @@ enum Token {
     Redirect {
         append: bool,
     },
+    /// `|`: only in `yes ... | head -n N`.
+    Pipe,
 }
 
 impl Token {
@@ -235,6 +242,7 @@ fn compound_or_simple(
                     Token::Redirect { .. } => {
                         return Err("eks-fake: unexpected redirection in `for`".to_owned());
                     }
+                    Token::Pipe => return Err("eks-fake: unexpected `|` in `for`".to_owned()),
                 }
             }
             Ok(Statement::For {
@@ -298,6 +306,13 @@ fn seq(command: &str) -> Result<Vec<Word>, String> {
 /// One simple statement from its tokens.
 fn statement(tokens: Vec<Token>) -> Result<Statement, String> {
     let text = describe(&tokens);
+    if tokens.contains(&Token::Pipe) {
+        return yes_head(&tokens).ok_or_else(|| {
+            format!(
+                "eks-fake: unsupported pipeline {text:?} (the only one is `yes [TEXT] | head -n N`)"
+            )
+        });
+    }
     let mut words = Vec::new();
     let mut redirect = None;
     let mut tokens = tokens.into_iter();
@@ -308,6 +323,8 @@ fn statement(tokens: Vec<Token>) -> Result<Statement, String> {
                 Some(Token::Word(path, _)) => redirect = Some(Redirect { path, append }),
                 _ => return Err(format!("eks-fake: a redirection needs a file: {text}")),
             },
+            // Pipelines are read by `yes_head` above; none reaches here.
+            Token::Pipe => return Err(format!("eks-fake: unsupported pipeline {text:?}")),
         }
     }
     let unsupported =
@@ -410,6 +427,32 @@ fn statement(tokens: Vec<Token>) -> Result<Statement, String> {
     }
 }
 
+/// `yes [WORDS] | head -n N` (also `head -nN`).
+fn yes_head(tokens: &[Token]) -> Option<Statement> {
+    let pipe = tokens.iter().position(|token| *token == Token::Pipe)?;
+    let (yes, head) = (&tokens[..pipe], &tokens[pipe + 1..]);
+    if yes.first()?.keyword()? != "yes" {
+        return None;
+    }
+    let words = yes[1..]
+        .iter()
+        .map(|token| match token {
+            Token::Word(parts, _) => Some(parts.clone()),
+            _ => None,
+        })
+        .collect::<Option<Vec<Word>>>()?;
+    let head: Vec<&str> = head.iter().map(Token::keyword).collect::<Option<_>>()?;
+    let lines = match head.as_slice() {
+        ["head", "-n", lines] => lines,
+        ["head", flag] => flag.strip_prefix("-n")?,
+        _ => return None,
+    };
+    Some(Statement::YesHead {
+        words,
+        lines: lines.parse().ok()?,
+    })
+}
+
 fn literal(word: &Word) -> Option<String> {
     match word.as_slice() {
         [Part::Literal(text)] => Some(text.clone()),
@@ -433,6 +476,7 @@ fn describe(tokens: &[Token]) -> String {
                 .collect(),
             Token::Redirect { append: false } => ">".to_owned(),
             Token::Redirect { append: true } => ">>".to_owned(),
+            Token::Pipe => "|".to_owned(),
         })
         .collect();
     words.join(" ")
@@ -508,6 +552,10 @@ fn split(script: &str) -> Result<Vec<Vec<Token>>, String> {
                     chars.next();
                 }
                 tokens.push(Token::Redirect { append });
+            }
+            '|' if chars.peek() != Some(&'|') => {
+                end_word!();
+                tokens.push(Token::Pipe);
             }
             '&' | '|' | '<' | '`' | '(' | ')' => {
                 return Err(format!(
@@ -607,6 +655,14 @@ pub(super) trait Sandbox: Send {
     /// Writes to standard error (for a container, also its log).
     fn error_output(&mut self, text: &str) {
         self.output(text);
+    }
+    /// Writes `count` lines of `line` to standard output; a container's log stores them as
+    /// one run, however many.
+    fn output_lines(&mut self, line: &str, count: u64) {
+        let line = format!("{line}\n");
+        for _ in 0..count {
+            self.output(&line);
+        }
     }
     /// Sends `signal` to the container's first process; whether it still runs.
     fn signal_first_process(&mut self, signal: Signal) -> bool;
@@ -789,6 +845,19 @@ async fn execute(statement: &Statement, shell: &mut Shell, sandbox: &mut dyn San
             Flow::Next(0)
         }
         Statement::Nothing => Flow::Next(0),
+        Statement::YesHead { words, lines } => {
+            let text = if words.is_empty() {
+                "y".to_owned()
+            } else {
+                words
+                    .iter()
+                    .map(|word| expand(word, &shell.variables))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            };
+            sandbox.output_lines(&text, *lines);
+            Flow::Next(0)
+        }
         Statement::For {
             variable,
             items,
@@ -975,6 +1044,18 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn yes_piped_to_head_writes_n_lines() {
+        let (code, out) =
+            sh("for w in big; do yes \"a $w line\" | head -n 3; done; yes | head -n2; yes x | head -n 0")
+                .await;
+        assert_eq!(code, 0, "{}", out.errors);
+        assert_eq!(out.output, "a big line\na big line\na big line\ny\ny\n");
+        let program =
+            Program::of_container(&json!({"command": ["sh", "-c", "yes | head -n many"]}));
+        assert!(matches!(program, Program::Unsupported(_)), "{program:?}");
+    }
+
+    #[tokio::test]
     async fn files_redirects_cat_and_until() {
         let (code, out) = sh(
             "echo '{\"a\": 1}' > /airflow/xcom/return.json; cat /airflow/xcom/return.json; \
@@ -1008,6 +1089,10 @@ mod tests {
         );
         assert!(out.output.is_empty(), "nothing runs: {}", out.output);
         let (code, _) = sh("echo a | grep a").await;
+        assert_eq!(code, 127);
+        let (code, out) = sh("yes | head -n 3 > /tmp/f").await;
+        assert_eq!(code, 127, "{}", out.errors);
+        let (code, _) = sh("yes a || head -n 3").await;
         assert_eq!(code, 127);
         assert_eq!(
             Program::of_container(&json!({})),

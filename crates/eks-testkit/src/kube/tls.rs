@@ -38,13 +38,13 @@ pub enum TlsSetupError {
 }
 
 /// The CA a client must trust and the server side of TLS.
-pub(super) struct ServerTls {
-    pub(super) ca_pem: String,
+pub(crate) struct ServerTls {
+    pub(crate) ca_pem: String,
     config: Arc<ServerConfig>,
 }
 
 impl ServerTls {
-    pub(super) fn generate() -> Result<Self, TlsSetupError> {
+    pub(crate) fn generate() -> Result<Self, TlsSetupError> {
         let failed = |what| move |source| TlsSetupError::Certificate { what, source };
 
         let ca_key = KeyPair::generate().map_err(failed("CA key"))?;
@@ -90,7 +90,7 @@ impl ServerTls {
         })
     }
 
-    pub(super) fn acceptor(&self) -> TlsAcceptor {
+    pub(crate) fn acceptor(&self) -> TlsAcceptor {
         TlsAcceptor::from(Arc::clone(&self.config))
     }
 }
