@@ -18,7 +18,6 @@
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::Path;
-use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -37,19 +36,7 @@ const CLUSTER: &str = "pods";
 /// Run a command, printing it; its stdout on success.
 fn run(program: &str, args: &[&str]) -> Result<String, String> {
     println!("$ {program} {}", args.join(" "));
-    let out = Command::new(program)
-        .args(args)
-        .output()
-        .map_err(|e| format!("{program}: {e}"))?;
-    if out.status.success() {
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-    } else {
-        Err(format!(
-            "`{program} {}` failed: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr).trim()
-        ))
-    }
+    crate::image::output(program, args)
 }
 
 /// Docker and the image, or the one line that says why this tier cannot run.

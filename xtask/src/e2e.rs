@@ -18,6 +18,8 @@ const LONG: Duration = Duration::from_secs(60);
 
 pub struct Ctx {
     pub bins: PathBuf,
+    /// The Docker tier: each binary runs in a container through a `docker run` script.
+    pub in_containers: bool,
     pub home: PathBuf,
     pub rt: tokio::runtime::Runtime,
     pub verbose: bool,
@@ -38,6 +40,7 @@ impl Ctx {
             .map_err(|e| e.to_string())?;
         Ok(Ctx {
             bins: proc::bin_dir(root),
+            in_containers: false,
             home,
             rt,
             verbose: std::env::var_os("E2E_VERBOSE").is_some(),
@@ -46,6 +49,15 @@ impl Ctx {
 
     pub fn fake(&self, config: FakeEksConfig) -> FakeEks {
         self.rt.block_on(FakeEks::start_with(config))
+    }
+
+    /// After SIGKILL of a binary's process: in the Docker tier that process was `docker run`,
+    /// whose container lives on; kill it too.
+    pub fn lose_worker(&self, running: &proc::Running) -> Result<(), String> {
+        if self.in_containers {
+            crate::docker::kill_container_of(running.pid())?;
+        }
+        Ok(())
     }
 
     pub fn bin(&self, name: &str) -> PathBuf {
@@ -102,6 +114,20 @@ fn fast() -> FakeEksConfig {
 
 /// Waiter flags for the fake's sub-second lifecycles.
 const QUICK: [&str; 4] = ["--waiter-delay", "0.1", "--waiter-max-attempts", "50"];
+
+/// The flags of a cluster without compute: name, role, VPC.
+pub fn bare_cluster(name: &str) -> [&str; 8] {
+    [
+        "--cluster-name",
+        name,
+        "--cluster-role-arn",
+        ROLE,
+        "--resources-vpc-config",
+        VPC,
+        "--compute",
+        "none",
+    ]
+}
 
 fn with<'a>(base: &[&'a str], more: &[&'a str]) -> Vec<&'a str> {
     base.iter().chain(more).copied().collect()

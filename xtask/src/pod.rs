@@ -58,12 +58,12 @@ pub fn scenarios() -> Vec<Scenario> {
     ]
 }
 
-struct Plane {
-    eks: FakeEks,
-    kube: FakeKube,
+pub(crate) struct Plane {
+    pub(crate) eks: FakeEks,
+    pub(crate) kube: FakeKube,
 }
 
-fn plane(ctx: &Ctx, cluster: &str, token_lifetime: Duration) -> Result<Plane, String> {
+pub(crate) fn plane(ctx: &Ctx, cluster: &str, token_lifetime: Duration) -> Result<Plane, String> {
     let mut config = AuthenticatorConfig::new(cluster, "us-east-1")
         .with_credential(ACCESS_KEY_ID, SECRET_ACCESS_KEY);
     config.token_lifetime = token_lifetime;
@@ -83,7 +83,7 @@ fn plane(ctx: &Ctx, cluster: &str, token_lifetime: Duration) -> Result<Plane, St
     Ok(Plane { eks, kube })
 }
 
-fn pod_args<'a>(script: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+pub(crate) fn pod_args<'a>(script: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
     let mut args = vec![
         "--cluster-name",
         "pods",
@@ -105,7 +105,7 @@ fn pod_args<'a>(script: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
 }
 
 /// The binaries' environment for this plane, polling fast to match the fake's time scale.
-fn pod_env(ctx: &Ctx, plane: &Plane) -> Vec<(String, String)> {
+pub(crate) fn pod_env(ctx: &Ctx, plane: &Plane) -> Vec<(String, String)> {
     let mut env = env_for(&plane.eks.uri(), &ctx.home);
     env.push(("EKS_POD_POLL_INTERVAL".into(), "0.05".into()));
     env
@@ -133,7 +133,7 @@ fn pods_left(plane: &Plane) -> Vec<Value> {
 }
 
 /// Deletion honours the pod's grace period: await the fake letting the pod go.
-fn await_no_pods(plane: &Plane) -> Result<(), String> {
+pub(crate) fn await_no_pods(plane: &Plane) -> Result<(), String> {
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     while std::time::Instant::now() < deadline {
         if plane.kube.pods("default").is_empty() {
@@ -396,6 +396,7 @@ fn pod_reattach(ctx: &Ctx) -> Result<(), String> {
     first.await_stderr("[base] r 2", Duration::from_secs(30))?;
     // The worker dies without a chance to clean up, as when a node is lost.
     first.signal("KILL")?;
+    ctx.lose_worker(&first)?;
     let _ = first.finish(Duration::from_secs(10));
     let running = plane.kube.pods("default");
     ensure(running.len() == 1, || {

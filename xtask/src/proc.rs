@@ -202,6 +202,10 @@ impl Running {
         }
     }
 
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn signal(&self, signal: &str) -> Result<(), String> {
         let status = Command::new("kill")
             .arg(format!("-{signal}"))
