@@ -137,7 +137,7 @@ pub fn run(root: &Path, args: &[String]) -> Result<(), String> {
     let started = Instant::now();
     let load_before = report::load_average();
     let image = crate::image::build(root)?;
-    let work = crate::venv::target_dir(root).join("bench");
+    let work = crate::proc::target_dir(root).join("bench");
     let home = work.join("home");
     std::fs::create_dir_all(&home).map_err(|e| format!("{}: {e}", home.display()))?;
     for file in ["aws-config", "aws-credentials"] {
@@ -276,7 +276,7 @@ fn opt_levels(bench: &Bench, plane: &pods::Plane, runs: usize) -> Result<OptLeve
             "eks-pod",
         ],
     )?;
-    let o3 = crate::venv::target_dir(&bench.root)
+    let o3 = crate::proc::target_dir(&bench.root)
         .join(&target)
         .join("release-o3");
     let mut sizes = Vec::new();
@@ -291,17 +291,7 @@ fn opt_levels(bench: &Bench, plane: &pods::Plane, runs: usize) -> Result<OptLeve
     }
     let env = crate::proc::env_for("", &bench.home);
     let token = |dir: &Path| -> Result<Sample, String> {
-        let mut command = std::process::Command::new(dir.join("eks-token"));
-        command
-            .args([
-                "--cluster-name",
-                "bench",
-                "--region",
-                "us-east-1",
-                "--no-cache",
-            ])
-            .env_clear()
-            .envs(env.iter().map(|(k, v)| (k, v)));
+        let command = peers::eks_token_command(&dir.join("eks-token"), &env);
         measure::run(&command, measure::Markers::default())?.ok()
     };
     token(&bench.bin_dir)?;

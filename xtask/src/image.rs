@@ -156,13 +156,7 @@ pub fn build_binaries(root: &Path) -> Result<PathBuf, String> {
             "eks-testkit",
         ],
     )?;
-    Ok(target_dir(root).join(&target).join(profile()))
-}
-
-fn target_dir(root: &Path) -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root.join("target"))
+    Ok(crate::proc::target_dir(root).join(&target).join(profile()))
 }
 
 /// Every binary crate of the workspace: `crates/eks-*/src/main.rs`.

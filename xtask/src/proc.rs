@@ -14,12 +14,16 @@ pub const ACCESS_KEY_ID: &str = "AKIDE2EXAMPLE00000000";
 pub const SECRET_ACCESS_KEY: &str = "e2eSecretKeyThatMustNeverBePrinted0000000";
 pub const SESSION_TOKEN: &str = "e2eSessionTokenThatMustNeverBePrinted";
 
-/// Where the debug binaries are.
-pub fn bin_dir(root: &Path) -> PathBuf {
+/// The `target/` directory (`CARGO_TARGET_DIR` when set, as cargo does).
+pub fn target_dir(root: &Path) -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| root.join("target"))
-        .join("debug")
+}
+
+/// Where the debug binaries are.
+pub fn bin_dir(root: &Path) -> PathBuf {
+    target_dir(root).join("debug")
 }
 
 /// A hermetic environment pointing the binaries at `endpoint`: no user AWS config is read.

@@ -40,18 +40,14 @@ const UV: &str = "uv==0.9.16";
 /// Written into a venv after a successful install: the exact requirement list, one a line.
 const MARKER: &str = "xtask-requirements.txt";
 
-/// The `target/` directory (`CARGO_TARGET_DIR` when set, as cargo does).
-pub fn target_dir(root: &Path) -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root.join("target"))
-}
-
 /// The venv `target/venv-awscli` with the aws CLI; returns the path of its `aws`.
 // For the benchmarks (`cargo xtask bench`), which land separately from the Airflow tier.
 #[allow(dead_code)]
 pub fn awscli(root: &Path) -> Result<PathBuf, String> {
-    let venv = ensure(&target_dir(root).join("venv-awscli"), AWSCLI_REQUIREMENTS)?;
+    let venv = ensure(
+        &crate::proc::target_dir(root).join("venv-awscli"),
+        AWSCLI_REQUIREMENTS,
+    )?;
     Ok(venv.join("bin").join("aws"))
 }
 
@@ -66,10 +62,13 @@ pub struct Airflow {
 /// The venv `target/venv-airflow` with Airflow and its providers, and a migrated
 /// `AIRFLOW_HOME` (sqlite, no example DAGs).
 pub fn airflow(root: &Path) -> Result<Airflow, String> {
-    let venv = ensure(&target_dir(root).join("venv-airflow"), AIRFLOW_REQUIREMENTS)?;
+    let venv = ensure(
+        &crate::proc::target_dir(root).join("venv-airflow"),
+        AIRFLOW_REQUIREMENTS,
+    )?;
     let airflow = Airflow {
         venv,
-        home: target_dir(root).join("airflow-home"),
+        home: crate::proc::target_dir(root).join("airflow-home"),
     };
     std::fs::create_dir_all(airflow.dags_folder())
         .map_err(|e| format!("{}: {e}", airflow.dags_folder().display()))?;
@@ -161,7 +160,9 @@ fn ensure(dir: &Path, requirements: &[&str]) -> Result<PathBuf, String> {
     }
     let mut venv = Command::new("python3");
     venv.arg("-m").arg("venv").arg(dir);
-    run(venv)?;
+    run(venv).map_err(|e| {
+        format!("{e}: Python 3 with its venv module is needed (Debian: python3-venv)")
+    })?;
     let mut pip = Command::new(&python);
     pip.args([
         "-m",

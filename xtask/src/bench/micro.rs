@@ -37,7 +37,7 @@ pub fn run(root: &Path, quick: bool) -> Result<Vec<Estimate>, String> {
         args.push("--");
     }
     crate::cmd(root, "cargo", &args)?;
-    let dir = crate::venv::target_dir(root).join("criterion");
+    let dir = crate::proc::target_dir(root).join("criterion");
     let mut found = Vec::new();
     collect(&dir, started, &mut found)?;
     if found.is_empty() {

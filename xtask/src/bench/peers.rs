@@ -54,23 +54,26 @@ with DAG(
     )
 "#;
 
+/// `eks-token --no-cache` for the benchmark's cluster, with exactly `env`.
+pub fn eks_token_command(binary: &Path, env: &[(String, String)]) -> Command {
+    let mut command = Command::new(binary);
+    command
+        .args([
+            "--cluster-name",
+            "bench",
+            "--region",
+            "us-east-1",
+            "--no-cache",
+        ])
+        .env_clear()
+        .envs(env.iter().map(|(k, v)| (k, v)));
+    command
+}
+
 /// `eks-token --no-cache` vs `aws eks get-token`, same credentials, no network for either.
 pub fn token(bench: &Bench, aws: &Path, runs: usize) -> Result<Pair, String> {
     let env = env_for("", &bench.home);
-    let ours = |bench: &Bench| {
-        let mut command = Command::new(bench.bin("eks-token"));
-        command
-            .args([
-                "--cluster-name",
-                "bench",
-                "--region",
-                "us-east-1",
-                "--no-cache",
-            ])
-            .env_clear()
-            .envs(env.iter().map(|(k, v)| (k, v)));
-        command
-    };
+    let ours = |bench: &Bench| eks_token_command(&bench.bin("eks-token"), &env);
     let peer = || {
         let mut command = Command::new(aws);
         command
